@@ -1,0 +1,137 @@
+package core
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/raftlab/raftlab/storage"
+)
+
+// The replicated state machine is a key-value map kept in the member's own
+// engine under storage.KVPrefix, so that an applied entry's writes and the
+// applied index land in one batch (Store.SaveApplied) and an entry is applied
+// exactly once across crashes.
+
+// kvPrefix and kvEnd bound the state machine's keys.
+var (
+	kvPrefix = []byte(storage.KVPrefix)
+	kvEnd    = func() []byte { e := bytes.Clone(kvPrefix); e[len(e)-1]++; return e }()
+)
+
+// applyCommand adds the writes of c to b.
+func applyCommand(b *storage.Batch, c Command) {
+	switch c.Op {
+	case OpPut:
+		b.Put(storage.KVKey(c.Key), bytes.Clone(c.Value))
+	case OpDelete:
+		b.Delete(storage.KVKey(c.Key))
+	}
+}
+
+// kvGet reads one key of the state machine.
+func kvGet(e storage.Engine, key string) ([]byte, bool, error) {
+	v, err := e.Get(storage.KVKey(key))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+// snapshotVersion is the first byte of snapshot data.
+const snapshotVersion = 1
+
+// kvSnapshot encodes the whole state machine: version, count, then each
+// key and value with uvarint lengths, in key order. It holds only the
+// state machine, never raft's keys.
+func kvSnapshot(e storage.Engine) ([]byte, error) {
+	var body []byte
+	var n uint64
+	err := e.Scan(kvPrefix, kvEnd, func(k, v []byte) error {
+		k = k[len(kvPrefix):]
+		body = binary.AppendUvarint(body, uint64(len(k)))
+		body = append(body, k...)
+		body = binary.AppendUvarint(body, uint64(len(v)))
+		body = append(body, v...)
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := binary.AppendUvarint([]byte{snapshotVersion}, n)
+	return append(out, body...), nil
+}
+
+// kvRestorer returns the storage.Restorer that replaces the state machine in
+// e with snapshot data, in the snapshot's batch.
+func kvRestorer(e storage.Engine) storage.Restorer {
+	return func(data []byte, b *storage.Batch) error {
+		pairs, err := decodeKVSnapshot(data)
+		if err != nil {
+			return err
+		}
+		keep := make(map[string]bool, len(pairs))
+		for _, p := range pairs {
+			keep[string(p[0])] = true
+		}
+		// Delete what the snapshot does not hold, then write what it
+		// holds: a restore is a replacement.
+		err = e.Scan(kvPrefix, kvEnd, func(k, _ []byte) error {
+			if !keep[string(k[len(kvPrefix):])] {
+				b.Delete(bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			b.Put(storage.KVKey(string(p[0])), p[1])
+		}
+		return nil
+	}
+}
+
+// decodeKVSnapshot parses snapshot data. Empty data is an empty map (a
+// bootstrap snapshot). It never panics.
+func decodeKVSnapshot(data []byte) ([][2][]byte, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	if data[0] != snapshotVersion {
+		return nil, fmt.Errorf("core: snapshot data version %d, want %d", data[0], snapshotVersion)
+	}
+	rest := data[1:]
+	n, k := binary.Uvarint(rest)
+	if k <= 0 || n > uint64(len(rest)) {
+		return nil, errors.New("core: snapshot data: bad count")
+	}
+	rest = rest[k:]
+	pairs := make([][2][]byte, 0, n)
+	next := func() ([]byte, bool) {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
+			return nil, false
+		}
+		v := rest[k : k+int(l)]
+		rest = rest[k+int(l):]
+		return v, true
+	}
+	for i := uint64(0); i < n; i++ {
+		key, ok1 := next()
+		val, ok2 := next()
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("core: snapshot data: pair %d truncated", i)
+		}
+		pairs = append(pairs, [2][]byte{key, val})
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("core: snapshot data: %d trailing bytes", len(rest))
+	}
+	return pairs, nil
+}

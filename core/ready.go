@@ -1,0 +1,311 @@
+package core
+
+import (
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
+
+	"github.com/raftlab/raftlab/storage"
+)
+
+// Result answers one request of the driver: a proposal (Index), a read
+// (Index, Value, Found) or a conf change (Index, ConfState); or its error.
+type Result struct {
+	ReqID     uint64
+	Index     uint64
+	Value     []byte
+	Found     bool
+	ConfState *pb.ConfState
+	Err       error
+}
+
+// Output is what the driver must do after one Ready: send Messages (in
+// order; for each MsgSnap call ReportSnapshot when the send ends, and
+// ReportUnreachable when a send fails) and hand out Results.
+type Output struct {
+	Messages []*pb.Message
+	Results  []Result
+	// Ready is the raft Ready that was handled, for checkers. Read-only:
+	// its slices are shared with raft.
+	Ready raft.Ready
+}
+
+// HandleReady carries out one Ready by raft's contract (RAFT-NOTES.md):
+// persist the snapshot, entries and HardState in one batch, synced when raft
+// says so or a snapshot is present; release the messages; restore the
+// snapshot and apply the committed entries with the applied index in one
+// batch; serve reads; Advance. Call it while HasReady. An error stops the
+// member.
+func (n *Node) HandleReady() (out Output, err error) {
+	if n.stopped != nil {
+		return out, n.stopped
+	}
+	if !n.rn.HasReady() {
+		return out, nil
+	}
+	defer n.guard(&err)
+	rd := n.rn.Ready()
+	out.Ready = rd
+	n.readyNum++
+
+	if n.sink != nil {
+		n.emit(Event{Kind: KindReady, Ready: readyInfo(n.readyNum, rd)})
+	}
+	n.noteRole(rd)
+
+	// 1. Persist, in one batch (§5.1: persistent state is updated on stable
+	// storage before responding to RPCs).
+	if err := n.store.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
+		return out, n.fail(err)
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		n.snapshotApplied(rd.Snapshot, &out)
+	}
+	n.noteAppended(rd.Entries, &out)
+
+	// 2. Release the messages: only now may a follower acknowledge.
+	out.Messages = rd.Messages
+	n.noteOutgoing(rd.Messages)
+
+	if hs := rd.HardState; hs != nil && hs.GetCommit() > n.commit {
+		n.emit(Event{Kind: KindCommit, Commit: &CommitInfo{From: n.commit, To: hs.GetCommit()}})
+		n.commit = hs.GetCommit()
+	}
+
+	// 3. Apply what is committed, with the applied index in one batch.
+	if err := n.apply(rd.CommittedEntries, &out); err != nil {
+		return out, n.fail(err)
+	}
+
+	// 4. Reads wait for their read index to be applied.
+	n.noteReadStates(rd.ReadStates)
+	n.serveReads(&out)
+
+	// 5. Advance: raft may now hand out the next Ready.
+	n.rn.Advance(rd)
+
+	if n.cfg.SnapshotEntries > 0 && n.applied-n.snapIndex >= n.cfg.SnapshotEntries {
+		if _, err := n.snapshot(); err != nil {
+			return out, n.fail(err)
+		}
+	}
+	if n.sink != nil {
+		n.noteProgress()
+		n.noteTimer()
+	}
+	return out, nil
+}
+
+func readyInfo(num uint64, rd raft.Ready) *ReadyInfo {
+	info := &ReadyInfo{
+		Number:     num,
+		MustSync:   rd.MustSync,
+		Synced:     rd.MustSync || !raft.IsEmptySnap(rd.Snapshot),
+		Messages:   len(rd.Messages),
+		ReadStates: len(rd.ReadStates),
+	}
+	if len(rd.Entries) > 0 {
+		info.EntriesFrom, info.EntriesTo = rd.Entries[0].GetIndex(), rd.Entries[len(rd.Entries)-1].GetIndex()
+	}
+	if len(rd.CommittedEntries) > 0 {
+		info.CommittedFrom, info.CommittedTo = rd.CommittedEntries[0].GetIndex(), rd.CommittedEntries[len(rd.CommittedEntries)-1].GetIndex()
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		v := storage.DescribeHardState(rd.HardState)
+		info.HardState = &v
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		info.Snapshot = rd.Snapshot.GetMetadata().GetIndex()
+	}
+	return info
+}
+
+// noteRole emits a role event when role, term or leader changed.
+func (n *Node) noteRole(rd raft.Ready) {
+	role, lead, term := n.role, n.lead, n.term
+	if rd.SoftState != nil {
+		role, lead = rd.SoftState.RaftState, rd.SoftState.Lead
+	}
+	if rd.HardState != nil && rd.HardState.GetTerm() != 0 {
+		term = rd.HardState.GetTerm()
+	}
+	if role == n.role && lead == n.lead && term == n.term {
+		return
+	}
+	wasLeader := n.role == raft.StateLeader
+	n.role, n.lead, n.term = role, lead, term
+	n.emitRole()
+	if role == raft.StateCandidate || role == raft.StatePreCandidate {
+		// A candidate votes for itself (§5.2); raft does it without a
+		// message, so the event stands in for one.
+		n.emit(Event{Kind: KindVote, Vote: &VoteInfo{Decision: "granted", Candidate: n.id, Voter: n.id, Term: n.candidateTerm(role), Pre: role == raft.StatePreCandidate}})
+	}
+	if wasLeader && role != raft.StateLeader {
+		clear(n.progress)
+	}
+}
+
+// candidateTerm is the term a (pre)candidate campaigns for: a PreVote asks
+// for the next term without moving to it.
+func (n *Node) candidateTerm(role raft.StateType) uint64 {
+	if role == raft.StatePreCandidate {
+		return n.term + 1
+	}
+	return n.term
+}
+
+// noteAppended finds our proposals and conf changes among the entries just
+// persisted, to learn their index (and detect a conf change raft dropped).
+func (n *Node) noteAppended(ents []*pb.Entry, out *Output) {
+	for _, e := range ents {
+		if old, ok := n.propIdx[e.GetIndex()]; ok {
+			// A new leader overwrote the index: the proposal there is lost
+			// unless it comes back at another index.
+			delete(n.propIdx, e.GetIndex())
+			if p := n.props[old]; p != nil && p.index == e.GetIndex() {
+				p.index = 0
+			}
+		}
+		switch e.GetType() {
+		case pb.EntryNormal:
+			if len(e.GetData()) == 0 || (len(n.props) == 0) {
+				continue
+			}
+			r, c, err := decodeCommand(e.GetData())
+			if err != nil || r.proposer != n.id {
+				continue
+			}
+			if p := n.props[r.reqID]; p != nil {
+				p.index = e.GetIndex()
+				n.propIdx[e.GetIndex()] = r.reqID
+				n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "appended", ReqID: r.reqID, Command: c.String(), Index: e.GetIndex()}})
+			}
+		case pb.EntryConfChange, pb.EntryConfChangeV2:
+			cc, err := unmarshalConfChange(e)
+			if err != nil {
+				continue
+			}
+			if r, ok := decodeContext(cc.GetContext()); ok && r.proposer == n.id {
+				if p := n.ccs[r.reqID]; p != nil {
+					p.index = e.GetIndex()
+					n.ccChecks = slices.DeleteFunc(n.ccChecks, func(id uint64) bool { return id == r.reqID })
+				}
+			}
+		}
+	}
+	// A conf change proposed while leader that is not among the entries
+	// raft appended was replaced by an empty entry (raft#354).
+	for _, id := range n.ccChecks {
+		if p := n.ccs[id]; p != nil && p.index == 0 {
+			delete(n.ccs, id)
+			out.Results = append(out.Results, Result{ReqID: id, Err: ErrConfChangeIgnored})
+			n.emit(Event{Kind: KindConfChange, ConfChange: &ConfChangeInfo{Phase: "refused", Changes: describeChanges(p.cc), ReqID: id, Reason: "raft ignored it: another change is pending or the joint state does not allow it"}})
+		}
+	}
+	n.ccChecks = n.ccChecks[:0]
+}
+
+// noteOutgoing emits what the released messages mean for people: votes asked
+// and given, snapshots sent, leadership handed over.
+func (n *Node) noteOutgoing(msgs []*pb.Message) {
+	if n.sink == nil {
+		return
+	}
+	for _, m := range msgs {
+		switch m.GetType() {
+		case pb.MsgVote, pb.MsgPreVote:
+			n.emit(Event{Kind: KindVote, Vote: &VoteInfo{Decision: "requested", Candidate: n.id, Voter: m.GetTo(), Term: m.GetTerm(), Pre: m.GetType() == pb.MsgPreVote}})
+		case pb.MsgVoteResp, pb.MsgPreVoteResp:
+			d := "granted"
+			if m.GetReject() {
+				d = "rejected"
+			}
+			n.emit(Event{Kind: KindVote, Vote: &VoteInfo{Decision: d, Candidate: m.GetTo(), Voter: n.id, Term: m.GetTerm(), Pre: m.GetType() == pb.MsgPreVoteResp}})
+		case pb.MsgSnap:
+			s := m.GetSnapshot()
+			md := s.GetMetadata()
+			n.emit(Event{Kind: KindSnapshot, Snapshot: &SnapshotInfo{Phase: "sent", Index: md.GetIndex(), Term: md.GetTerm(), Peer: m.GetTo(), Size: len(s.GetData()), ConfState: storage.DescribeConfState(md.GetConfState())}})
+		case pb.MsgTimeoutNow:
+			n.emit(Event{Kind: KindTransfer, Transfer: &TransferInfo{Phase: "timeoutNow", From: n.id, To: m.GetTo()}})
+		}
+	}
+}
+
+// snapshotApplied updates the member after a snapshot replaced its log and
+// state machine (the Save batch did both).
+func (n *Node) snapshotApplied(s *pb.Snapshot, out *Output) {
+	md := s.GetMetadata()
+	n.applied, n.snapIndex = md.GetIndex(), md.GetIndex()
+	n.confState = md.GetConfState()
+	n.emit(Event{Kind: KindSnapshot, Snapshot: &SnapshotInfo{Phase: "applied", Index: md.GetIndex(), Term: md.GetTerm(), Size: len(s.GetData()), ConfState: storage.DescribeConfState(md.GetConfState())}})
+	// Proposals appended at or below the snapshot may have been applied by
+	// the cluster; this member cannot tell.
+	for idx, id := range n.propIdx {
+		if idx <= md.GetIndex() {
+			delete(n.propIdx, idx)
+			delete(n.props, id)
+			out.Results = append(out.Results, Result{ReqID: id, Index: idx, Err: ErrUnknownOutcome})
+		}
+	}
+	slices.SortFunc(out.Results, func(a, b Result) int { return compareUint64(a.ReqID, b.ReqID) })
+}
+
+func compareUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// noteProgress emits the leader's view of each follower that changed.
+func (n *Node) noteProgress() {
+	if n.role != raft.StateLeader {
+		return
+	}
+	st := n.rn.Status()
+	ids := make([]uint64, 0, len(st.Progress))
+	for id := range st.Progress {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if id == n.id {
+			continue
+		}
+		info := progressInfo(id, st.Progress[id])
+		if old, ok := n.progress[id]; !ok || old != info {
+			n.progress[id] = info
+			n.emit(Event{Kind: KindProgress, Progress: &info})
+		}
+	}
+}
+
+// progressInfo is the event form of raft's view of follower id.
+func progressInfo(id uint64, pr tracker.Progress) ProgressInfo {
+	info := ProgressInfo{
+		Peer:            id,
+		Match:           pr.Match,
+		Next:            pr.Next,
+		RecentActive:    pr.RecentActive,
+		Paused:          pr.MsgAppFlowPaused,
+		PendingSnapshot: pr.PendingSnapshot,
+		Learner:         pr.IsLearner,
+	}
+	switch pr.State {
+	case tracker.StateProbe:
+		info.State = "probe"
+	case tracker.StateReplicate:
+		info.State = "replicate"
+	case tracker.StateSnapshot:
+		info.State = "snapshot"
+	}
+	if pr.Inflights != nil {
+		info.Inflight = pr.Inflights.Count()
+	}
+	return info
+}

@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"hash"
+
+	"github.com/raftlab/raftlab/core"
+)
+
+// eventLog stamps, hashes and buffers the events of a run. The buffer is
+// bounded: when the consumer falls behind, events are counted as dropped and
+// a KindDropped event says how many, once there is room again.
+type eventLog struct {
+	on      bool
+	max     int
+	seq     uint64
+	buf     []core.Event
+	dropped uint64
+	trace   hash.Hash
+}
+
+// record stamps e with the next sequence number and the virtual time,
+// folds it into the trace hash and buffers it.
+func (c *Cluster) record(e core.Event) {
+	l := &c.events
+	if !l.on {
+		return
+	}
+	if l.dropped > 0 && len(l.buf) < l.max {
+		l.seq++
+		d := core.Event{V: core.SchemaVersion, Seq: l.seq, Time: c.now, Kind: core.KindDropped, Dropped: &core.DroppedInfo{Count: l.dropped}}
+		l.buf = append(l.buf, d)
+		l.hash(d)
+		l.dropped = 0
+	}
+	l.seq++
+	e.V = core.SchemaVersion
+	e.Seq = l.seq
+	e.Time = c.now
+	l.hash(e)
+	if len(l.buf) >= l.max {
+		l.dropped++
+		return
+	}
+	l.buf = append(l.buf, e)
+}
+
+func (l *eventLog) hash(e core.Event) {
+	if l.trace == nil {
+		l.trace = sha256.New()
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic("sim: event not encodable: " + err.Error())
+	}
+	l.trace.Write(b)
+	l.trace.Write([]byte{'\n'})
+}
+
+// TakeEvents returns up to max buffered events (all when max <= 0) and
+// removes them from the buffer.
+func (c *Cluster) TakeEvents(max int) []core.Event {
+	l := &c.events
+	n := len(l.buf)
+	if max > 0 && max < n {
+		n = max
+	}
+	out := make([]core.Event, n)
+	copy(out, l.buf[:n])
+	rest := copy(l.buf, l.buf[n:])
+	clear(l.buf[rest:])
+	l.buf = l.buf[:rest]
+	return out
+}
+
+// BufferedEvents returns how many events wait for TakeEvents.
+func (c *Cluster) BufferedEvents() int { return len(c.events.buf) }
+
+// TraceHash returns the SHA-256 of every event of the run so far, in
+// order, as JSON lines: two runs are the same run when their hashes are
+// equal. Empty when events are off.
+func (c *Cluster) TraceHash() string {
+	if c.events.trace == nil {
+		return ""
+	}
+	return hex.EncodeToString(c.events.trace.Sum(nil))
+}
+
+// EventCount returns how many events the run produced.
+func (c *Cluster) EventCount() uint64 { return c.events.seq }
