@@ -67,6 +67,11 @@ const (
 	KindDropped Kind = "dropped"
 )
 
+// Kinds lists every kind, in the order above.
+var Kinds = []Kind{KindStart, KindCrash, KindStop, KindRole, KindTimer, KindVote, KindSend, KindDeliver, KindDrop,
+	KindReady, KindKey, KindCommit, KindApply, KindSnapshot, KindCompact, KindConfChange, KindTransfer, KindRead,
+	KindProposal, KindProgress, KindNetwork, KindLog, KindDropped}
+
 // Event is one thing that happened to one member. Exactly one of the
 // payload fields is set, the one its Kind names.
 type Event struct {

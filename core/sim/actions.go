@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	pb "go.etcd.io/raft/v3/raftpb"
+
 	"github.com/raftlab/raftlab/core"
 )
 
@@ -35,6 +37,10 @@ type Action struct {
 	JitterMs  *int64   `json:"jitterMs,omitempty"`
 	LossRatio *float64 `json:"lossRatio,omitempty"`
 	DiskMs    *int64   `json:"diskMs,omitempty"`
+	// Changes is a membership change in raft's notation for "confChange":
+	// "v4 v5" adds two voters at once (joint consensus), "" leaves a joint
+	// configuration.
+	Changes string `json:"changes,omitempty"`
 }
 
 // The action kinds.
@@ -54,6 +60,7 @@ const (
 	ActAddLearner = "addLearner" // Peer: new learner (a new machine)
 	ActPromote    = "promote"    // Peer: learner to voter
 	ActRemove     = "remove"     // Peer: leaves the cluster
+	ActConfChange = "confChange" // Changes: any ConfChangeV2, e.g. joint
 	ActTransfer   = "transfer"   // Peer: leadership to Peer
 	ActCampaign   = "campaign"   // Node: start an election now
 	ActDropMsg    = "dropMsg"    // MsgID
@@ -178,6 +185,24 @@ func (c *Cluster) validate(a Action) error {
 		if _, err := member(a.Peer); err != nil {
 			return err
 		}
+	case ActConfChange:
+		cc, err := core.ParseConfChanges(a.Changes)
+		if err != nil {
+			return badAction("confChange: %v", err)
+		}
+		added := c.newMembers(cc.GetChanges())
+		for _, ch := range cc.GetChanges() {
+			if id := ch.GetNodeId(); id > 1<<20 {
+				return badAction("confChange: member id %d out of range", id)
+			} else if !slices.Contains(added, id) {
+				if _, err := member(id); err != nil {
+					return err
+				}
+			}
+		}
+		if len(c.Members())+len(added) > MaxNodes {
+			return badAction("confChange: the simulator runs at most %d members", MaxNodes)
+		}
 	case ActDropMsg, ActDelayMsg:
 		if c.inflight[a.MsgID] == nil {
 			return badAction("%s: message %d is not in flight", a.Kind, a.MsgID)
@@ -253,7 +278,7 @@ func (c *Cluster) perform(a Action) error {
 			return err
 		}
 		c.drive(m)
-	case ActAddNode, ActAddLearner, ActPromote, ActRemove:
+	case ActAddNode, ActAddLearner, ActPromote, ActRemove, ActConfChange:
 		return c.changeMembership(a)
 	case ActTransfer:
 		lead := c.members[c.Leader()]
@@ -334,6 +359,8 @@ func (c *Cluster) changeMembership(a Action) error {
 		changes = fmt.Sprintf("l%d", a.Peer)
 	case ActRemove:
 		changes = fmt.Sprintf("r%d", a.Peer)
+	case ActConfChange:
+		changes = a.Changes
 	}
 	cc, err := core.ParseConfChanges(changes)
 	if err != nil {
@@ -343,11 +370,20 @@ func (c *Cluster) changeMembership(a Action) error {
 	if err := lead.node.ProposeConfChange(c.client.nextID, cc); err != nil {
 		return err
 	}
-	if a.Kind == ActAddNode || a.Kind == ActAddLearner {
-		if err := c.createMember(a.Peer, nil); err != nil {
+	var added []uint64
+	switch a.Kind {
+	case ActAddNode, ActAddLearner:
+		added = []uint64{a.Peer}
+	case ActConfChange:
+		added = c.newMembers(cc.GetChanges())
+	}
+	for _, id := range added {
+		if err := c.createMember(id, nil); err != nil {
 			c.halt(err)
 			return err
 		}
+	}
+	if len(added) > 0 {
 		c.emitNetwork()
 	}
 	c.drive(lead)
@@ -355,3 +391,20 @@ func (c *Cluster) changeMembership(a Action) error {
 }
 
 func isBadAction(err error) bool { return errors.Is(err, ErrBadAction) }
+
+// newMembers returns the ids, sorted, that changes make a voter or learner
+// and that have no machine yet (or only a removed one): each needs a new,
+// empty machine.
+func (c *Cluster) newMembers(changes []*pb.ConfChangeSingle) []uint64 {
+	var ids []uint64
+	for _, ch := range changes {
+		switch ch.GetType() {
+		case pb.ConfChangeAddNode, pb.ConfChangeAddLearnerNode:
+			if m := c.members[ch.GetNodeId()]; m == nil || m.removed {
+				ids = append(ids, ch.GetNodeId())
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
