@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -85,16 +86,18 @@ func (n *Node) applyNormal(b *storage.Batch, e *pb.Entry, results []Result) []Re
 			}
 		}
 	}
-	if id, ok := n.propIdx[idx]; ok {
-		delete(n.propIdx, idx)
-		if !isMine || id != mine {
-			if p := n.props[id]; p != nil && p.index == idx {
-				delete(n.props, id)
-				results = append(results, Result{ReqID: id, Index: idx, Err: ErrProposalLost})
-				n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "failed", ReqID: id, Command: p.cmd.String(), Index: idx, Error: ErrProposalLost.Error()}})
-			}
+	// Our other proposals appended at this index lost it to another entry.
+	for _, id := range n.propIdx[idx] {
+		if isMine && id == mine {
+			continue
+		}
+		if p := n.props[id]; p != nil && p.index == idx {
+			delete(n.props, id)
+			results = append(results, Result{ReqID: id, Index: idx, Err: ErrProposalLost})
+			n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "failed", ReqID: id, Command: p.cmd.String(), Index: idx, Error: ErrProposalLost.Error()}})
 		}
 	}
+	delete(n.propIdx, idx)
 	return results
 }
 
@@ -203,6 +206,29 @@ func (n *Node) Snapshot() (index uint64, err error) {
 		return 0, n.fail(err)
 	}
 	return index, nil
+}
+
+// snapshotLacksMembers reports whether the latest snapshot's membership
+// misses a member of the current one. raft refuses a snapshot that does not
+// name the member receiving it, so a member added after the latest snapshot
+// could never catch up from it (etcd#13741): snapshot again.
+func (n *Node) snapshotLacksMembers() bool {
+	if n.applied <= n.snapIndex {
+		return false
+	}
+	old := n.store.SnapshotMetadata().GetConfState()
+	in := func(id uint64) bool {
+		return slices.Contains(old.GetVoters(), id) || slices.Contains(old.GetLearners(), id) ||
+			slices.Contains(old.GetVotersOutgoing(), id) || slices.Contains(old.GetLearnersNext(), id)
+	}
+	for _, ids := range [][]uint64{n.confState.GetVoters(), n.confState.GetLearners(), n.confState.GetLearnersNext()} {
+		for _, id := range ids {
+			if !in(id) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (n *Node) snapshot() (uint64, error) {

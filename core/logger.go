@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"strings"
 
 	"go.etcd.io/raft/v3"
 )
@@ -18,7 +19,12 @@ type raftLogger struct {
 // on reports whether formatting a line for the event stream is worth it.
 func (l *raftLogger) on() bool { return l.n.sink != nil }
 
+// emit sends a line to the event stream. Whitespace runs are collapsed:
+// raft formats some protobuf values with %v, whose text protobuf varies on
+// purpose between binaries (an extra space here and there), and a native
+// and a wasm run must give the same events.
 func (l *raftLogger) emit(level, text string) {
+	text = strings.Join(strings.Fields(text), " ")
 	l.n.emit(Event{Kind: KindLog, Log: &LogInfo{Level: level, Text: text}})
 }
 

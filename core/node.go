@@ -12,6 +12,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -38,7 +39,15 @@ var (
 	ErrConfChangeIgnored = errors.New("core: conf change ignored")
 	// ErrDuplicateRequest: the request id is already waiting.
 	ErrDuplicateRequest = errors.New("core: duplicate request id")
+	// ErrLeaderChanged: a read lost its way when the term or the leader
+	// changed before it got a read index; retry it.
+	ErrLeaderChanged = errors.New("core: leader changed; retry")
+	// ErrTooManyRequests: maxPending requests already wait.
+	ErrTooManyRequests = errors.New("core: too many requests waiting")
 )
+
+// maxPending bounds the requests waiting for an answer in one member.
+const maxPending = 100_000
 
 // Node is one raft member. It is not safe for concurrent use.
 type Node struct {
@@ -64,8 +73,11 @@ type Node struct {
 	snapIndex uint64
 
 	// Requests waiting for an answer, all keyed by the driver's request id.
-	props    map[uint64]*proposal
-	propIdx  map[uint64]uint64 // log index -> reqID of our appended proposals
+	props map[uint64]*proposal
+	// propIdx maps a log index to our proposals appended there, oldest
+	// first: a new leader may overwrite one with another, and only the
+	// entry applied at the index says which won.
+	propIdx  map[uint64][]uint64
 	reads    []*pendingRead    // in request order
 	ccs      map[uint64]*pendingCC
 	ccChecks []uint64 // conf changes proposed as leader, to find in the next Ready
@@ -105,7 +117,7 @@ func NewNode(cfg Config, store *storage.Store) (n *Node, err error) {
 		store:     store,
 		sink:      c.Events,
 		props:     map[uint64]*proposal{},
-		propIdx:   map[uint64]uint64{},
+		propIdx:   map[uint64][]uint64{},
 		ccs:       map[uint64]*pendingCC{},
 		progress:  map[uint64]ProgressInfo{},
 		applied:   store.Applied(),
@@ -268,6 +280,9 @@ func (n *Node) Propose(reqID uint64, c Command) (err error) {
 	if _, dup := n.props[reqID]; dup {
 		return ErrDuplicateRequest
 	}
+	if n.pending() >= maxPending {
+		return ErrTooManyRequests
+	}
 	defer n.guard(&err)
 	if err := n.rn.Propose(encodeCommand(request{n.id, reqID}, c)); err != nil {
 		n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "failed", ReqID: reqID, Command: c.String(), Error: err.Error()}})
@@ -298,6 +313,9 @@ func (n *Node) ReadIndex(reqID uint64, key string) (err error) {
 		if r.reqID == reqID {
 			return ErrDuplicateRequest
 		}
+	}
+	if n.pending() >= maxPending {
+		return ErrTooManyRequests
 	}
 	defer n.guard(&err)
 	n.reads = append(n.reads, &pendingRead{reqID: reqID, key: key})
@@ -353,6 +371,29 @@ func (n *Node) ReportSnapshot(id uint64, ok bool) {
 	md := n.store.SnapshotMetadata()
 	n.emit(Event{Kind: KindSnapshot, Snapshot: &SnapshotInfo{Phase: "reported", Index: md.GetIndex(), Term: md.GetTerm(), Peer: id, Failed: !ok, ConfState: storage.DescribeConfState(md.GetConfState())}})
 }
+
+// Cancel forgets request reqID: its answer will not come. A driver calls it
+// when it gave up on a request (a client timeout), so that requests whose
+// outcome the member cannot learn (a proposal forwarded to a leader that
+// dropped it) do not pile up.
+func (n *Node) Cancel(reqID uint64) {
+	if p := n.props[reqID]; p != nil {
+		delete(n.props, reqID)
+		if ids := n.propIdx[p.index]; len(ids) > 0 {
+			ids = slices.DeleteFunc(ids, func(id uint64) bool { return id == reqID })
+			if len(ids) == 0 {
+				delete(n.propIdx, p.index)
+			} else {
+				n.propIdx[p.index] = ids
+			}
+		}
+	}
+	n.reads = slices.DeleteFunc(n.reads, func(r *pendingRead) bool { return r.reqID == reqID })
+	delete(n.ccs, reqID)
+	n.ccChecks = slices.DeleteFunc(n.ccChecks, func(id uint64) bool { return id == reqID })
+}
+
+func (n *Node) pending() int { return len(n.props) + len(n.reads) + len(n.ccs) }
 
 // HasReady reports whether HandleReady has work.
 func (n *Node) HasReady() bool {

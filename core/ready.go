@@ -53,7 +53,7 @@ func (n *Node) HandleReady() (out Output, err error) {
 	if n.sink != nil {
 		n.emit(Event{Kind: KindReady, Ready: readyInfo(n.readyNum, rd)})
 	}
-	n.noteRole(rd)
+	n.noteRole(rd, &out)
 
 	// 1. Persist, in one batch (§5.1: persistent state is updated on stable
 	// storage before responding to RPCs).
@@ -75,6 +75,7 @@ func (n *Node) HandleReady() (out Output, err error) {
 	}
 
 	// 3. Apply what is committed, with the applied index in one batch.
+	confBefore := n.confState
 	if err := n.apply(rd.CommittedEntries, &out); err != nil {
 		return out, n.fail(err)
 	}
@@ -85,8 +86,16 @@ func (n *Node) HandleReady() (out Output, err error) {
 
 	// 5. Advance: raft may now hand out the next Ready.
 	n.rn.Advance(rd)
+	confChanged := n.confState != confBefore
 
-	if n.cfg.SnapshotEntries > 0 && n.applied-n.snapIndex >= n.cfg.SnapshotEntries {
+	if confChanged {
+		// Applying a conf change may have made raft step down (a removed
+		// leader); say so now rather than at the next Ready, which a
+		// removed member may never have.
+		st := n.rn.BasicStatus()
+		n.noteRole(raft.Ready{SoftState: &st.SoftState}, &out)
+	}
+	if n.cfg.SnapshotEntries > 0 && n.applied-n.snapIndex >= n.cfg.SnapshotEntries || n.snapshotLacksMembers() {
 		if _, err := n.snapshot(); err != nil {
 			return out, n.fail(err)
 		}
@@ -123,7 +132,7 @@ func readyInfo(num uint64, rd raft.Ready) *ReadyInfo {
 }
 
 // noteRole emits a role event when role, term or leader changed.
-func (n *Node) noteRole(rd raft.Ready) {
+func (n *Node) noteRole(rd raft.Ready, out *Output) {
 	role, lead, term := n.role, n.lead, n.term
 	if rd.SoftState != nil {
 		role, lead = rd.SoftState.RaftState, rd.SoftState.Lead
@@ -135,8 +144,12 @@ func (n *Node) noteRole(rd raft.Ready) {
 		return
 	}
 	wasLeader := n.role == raft.StateLeader
+	termChanged, leadChanged := term != n.term, lead != n.lead
 	n.role, n.lead, n.term = role, lead, term
 	n.emitRole()
+	if termChanged || leadChanged {
+		n.failUnreadyReads(out)
+	}
 	if role == raft.StateCandidate || role == raft.StatePreCandidate {
 		// A candidate votes for itself (§5.2); raft does it without a
 		// message, so the event stands in for one.
@@ -160,14 +173,6 @@ func (n *Node) candidateTerm(role raft.StateType) uint64 {
 // persisted, to learn their index (and detect a conf change raft dropped).
 func (n *Node) noteAppended(ents []*pb.Entry, out *Output) {
 	for _, e := range ents {
-		if old, ok := n.propIdx[e.GetIndex()]; ok {
-			// A new leader overwrote the index: the proposal there is lost
-			// unless it comes back at another index.
-			delete(n.propIdx, e.GetIndex())
-			if p := n.props[old]; p != nil && p.index == e.GetIndex() {
-				p.index = 0
-			}
-		}
 		switch e.GetType() {
 		case pb.EntryNormal:
 			if len(e.GetData()) == 0 || (len(n.props) == 0) {
@@ -177,9 +182,9 @@ func (n *Node) noteAppended(ents []*pb.Entry, out *Output) {
 			if err != nil || r.proposer != n.id {
 				continue
 			}
-			if p := n.props[r.reqID]; p != nil {
+			if p := n.props[r.reqID]; p != nil && p.index != e.GetIndex() {
 				p.index = e.GetIndex()
-				n.propIdx[e.GetIndex()] = r.reqID
+				n.propIdx[e.GetIndex()] = append(n.propIdx[e.GetIndex()], r.reqID)
 				n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "appended", ReqID: r.reqID, Command: c.String(), Index: e.GetIndex()}})
 			}
 		case pb.EntryConfChange, pb.EntryConfChangeV2:
@@ -242,14 +247,40 @@ func (n *Node) snapshotApplied(s *pb.Snapshot, out *Output) {
 	n.emit(Event{Kind: KindSnapshot, Snapshot: &SnapshotInfo{Phase: "applied", Index: md.GetIndex(), Term: md.GetTerm(), Size: len(s.GetData()), ConfState: storage.DescribeConfState(md.GetConfState())}})
 	// Proposals appended at or below the snapshot may have been applied by
 	// the cluster; this member cannot tell.
-	for idx, id := range n.propIdx {
-		if idx <= md.GetIndex() {
-			delete(n.propIdx, idx)
-			delete(n.props, id)
-			out.Results = append(out.Results, Result{ReqID: id, Index: idx, Err: ErrUnknownOutcome})
+	var unknown []Result
+	for idx, ids := range n.propIdx {
+		if idx > md.GetIndex() {
+			continue
+		}
+		delete(n.propIdx, idx)
+		for _, id := range ids {
+			if n.props[id] != nil {
+				delete(n.props, id)
+				unknown = append(unknown, Result{ReqID: id, Index: idx, Err: ErrUnknownOutcome})
+			}
 		}
 	}
-	slices.SortFunc(out.Results, func(a, b Result) int { return compareUint64(a.ReqID, b.ReqID) })
+	// Map order must not decide the order of answers.
+	slices.SortFunc(unknown, func(a, b Result) int { return compareUint64(a.ReqID, b.ReqID) })
+	out.Results = append(out.Results, unknown...)
+}
+
+// failUnreadyReads fails the reads still waiting for a read index: raft
+// drops them when the term or leader changes (a leader stepping down forgets
+// its pending read requests; a forwarded one is lost with the old leader).
+// Reads that have their index stay valid and are served once applied.
+func (n *Node) failUnreadyReads(out *Output) {
+	kept := n.reads[:0]
+	for _, p := range n.reads {
+		if p.ready {
+			kept = append(kept, p)
+			continue
+		}
+		out.Results = append(out.Results, Result{ReqID: p.reqID, Err: ErrLeaderChanged})
+		n.emit(Event{Kind: KindRead, Read: &ReadInfo{Phase: "failed", ReqID: p.reqID, Key: p.key, Error: ErrLeaderChanged.Error()}})
+	}
+	clear(n.reads[len(kept):])
+	n.reads = kept
 }
 
 func compareUint64(a, b uint64) int {

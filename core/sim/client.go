@@ -70,6 +70,9 @@ func (cl *client) results(c *Cluster, m *member, rs []core.Result) {
 // timeout fails a request that got no answer in time.
 func (cl *client) timeout(c *Cluster, id uint64) {
 	if r := cl.remove(id); r != nil {
+		if m := c.members[r.member]; m != nil && m.up {
+			m.node.Cancel(id)
+		}
 		cl.fail(c, r, "timeout")
 	}
 }

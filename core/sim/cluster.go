@@ -61,6 +61,7 @@ func New(cfg Config) (*Cluster, error) {
 		inflight: map[uint64]*item{},
 		members:  map[uint64]*member{},
 		network: network{
+			lastAt:    map[[2]uint64]int64{},
 			latencyMs: cfg.LatencyMs,
 			jitterMs:  cfg.JitterMs,
 			lossRatio: cfg.LossRatio,

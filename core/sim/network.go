@@ -19,6 +19,10 @@ type network struct {
 	groups [][]uint64
 	// cuts are one-way links that drop everything.
 	cuts [][2]uint64
+	// lastAt is the delivery time of the latest message on each link:
+	// links are FIFO, as the real transport's connections are, so jitter
+	// delays messages but never reorders them.
+	lastAt map[[2]uint64]int64
 }
 
 // group returns the index of id's group, len(groups) for the rest.
@@ -54,6 +58,9 @@ func (c *Cluster) send(m *member, msgs []*pb.Message) {
 		if c.network.jitterMs > 0 {
 			at += c.net.Int64N(c.network.jitterMs + 1)
 		}
+		link := [2]uint64{msg.GetFrom(), msg.GetTo()}
+		at = max(at, c.network.lastAt[link])
+		c.network.lastAt[link] = at
 		var info *core.MsgInfo
 		if c.events.on {
 			info = core.DescribeMessage(id, msg)
