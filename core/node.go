@@ -78,7 +78,7 @@ type Node struct {
 	// first: a new leader may overwrite one with another, and only the
 	// entry applied at the index says which won.
 	propIdx  map[uint64][]uint64
-	reads    []*pendingRead    // in request order
+	reads    []*pendingRead // in request order
 	ccs      map[uint64]*pendingCC
 	ccChecks []uint64 // conf changes proposed as leader, to find in the next Ready
 
