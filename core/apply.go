@@ -43,7 +43,7 @@ func (n *Node) apply(ents []*pb.Entry, out *Output) error {
 			results = n.applyNormal(b, e, results)
 		case pb.EntryConfChange, pb.EntryConfChangeV2:
 			var r *Result
-			cs, r = n.applyConfChange(e, cs)
+			cs, r = n.applyConfChange(b, e, cs)
 			if r != nil {
 				results = append(results, *r)
 			}
@@ -104,7 +104,7 @@ func (n *Node) applyNormal(b *storage.Batch, e *pb.Entry, results []Result) []Re
 // applyConfChange applies a committed membership change (§6), unless the
 // configuration it would produce is invalid; every member decides that alike
 // from the same ConfState, so all skip it together.
-func (n *Node) applyConfChange(e *pb.Entry, cs *pb.ConfState) (*pb.ConfState, *Result) {
+func (n *Node) applyConfChange(b *storage.Batch, e *pb.Entry, cs *pb.ConfState) (*pb.ConfState, *Result) {
 	cc, err := unmarshalConfChange(e)
 	if err != nil {
 		n.emit(Event{Kind: KindLog, Log: &LogInfo{Level: "error", Text: fmt.Sprintf("entry %d: %v; skipped", e.GetIndex(), err)}})
@@ -128,6 +128,19 @@ func (n *Node) applyConfChange(e *pb.Entry, cs *pb.ConfState) (*pb.ConfState, *R
 		return cs, res
 	}
 	next := n.rn.ApplyConfChange(cc)
+	// The members' addresses change with the membership, in the same batch.
+	urls := decodeConfURLs(cc.GetContext())
+	for _, ch := range cc.GetChanges() {
+		id := ch.GetNodeId()
+		switch ch.GetType() {
+		case pb.ConfChangeRemoveNode:
+			b.Delete(storage.MemberKey(id))
+		default:
+			if u, ok := urls[id]; ok {
+				b.Put(storage.MemberKey(id), []byte(u))
+			}
+		}
+	}
 	v := storage.DescribeConfState(next)
 	info := &ConfChangeInfo{Phase: "applied", Changes: describeChanges(cc), Index: e.GetIndex(), ConfState: &v}
 	if mine {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -129,10 +130,62 @@ func encodeContext(r request) []byte {
 }
 
 func decodeContext(b []byte) (request, bool) {
-	if len(b) != 16 {
+	if len(b) < 16 {
 		return request{}, false
 	}
 	return request{proposer: binary.BigEndian.Uint64(b), reqID: binary.BigEndian.Uint64(b[8:])}, true
+}
+
+// MaxURLBytes bounds a member's URL.
+const MaxURLBytes = 1024
+
+// encodeConfContext returns a conf change's context: the request, then the
+// URLs of the members it adds (count, then id and length-prefixed URL, as
+// uvarints), so every member learns where a new member is reachable when it
+// applies the change.
+func encodeConfContext(r request, urls map[uint64]string) []byte {
+	b := encodeContext(r)
+	ids := make([]uint64, 0, len(urls))
+	for id := range urls {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, id)
+		b = binary.AppendUvarint(b, uint64(len(urls[id])))
+		b = append(b, urls[id]...)
+	}
+	return b
+}
+
+// decodeConfURLs returns the member URLs of a conf change's context; a
+// context without them (or malformed) gives none. It never panics.
+func decodeConfURLs(b []byte) map[uint64]string {
+	if len(b) <= 16 {
+		return nil
+	}
+	rest := b[16:]
+	n, k := binary.Uvarint(rest)
+	if k <= 0 || n > uint64(len(rest)) {
+		return nil
+	}
+	rest = rest[k:]
+	urls := make(map[uint64]string, n)
+	for i := uint64(0); i < n; i++ {
+		id, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return nil
+		}
+		rest = rest[k:]
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || l > uint64(len(rest)-k) || l > MaxURLBytes {
+			return nil
+		}
+		urls[id] = string(rest[k : k+int(l)])
+		rest = rest[k+int(l):]
+	}
+	return urls
 }
 
 func (r request) String() string {

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/confchange"
@@ -34,10 +35,12 @@ func ParseConfChanges(s string) (*pb.ConfChangeV2, error) {
 	return &pb.ConfChangeV2{Changes: ccs}, nil
 }
 
-// ProposeConfChange proposes a membership change on the leader. The answer
-// is a Result with reqID once it is applied, or an error: now if the change
-// is invalid against the current configuration, later if raft ignored it.
-func (n *Node) ProposeConfChange(reqID uint64, cc *pb.ConfChangeV2) (err error) {
+// ProposeConfChange proposes a membership change on the leader. urls gives
+// the address of members it adds (may be nil); every member records them
+// when it applies the change. The answer is a Result with reqID once it is
+// applied, or an error: now if the change is invalid against the current
+// configuration, later if raft ignored it.
+func (n *Node) ProposeConfChange(reqID uint64, cc *pb.ConfChangeV2, urls map[uint64]string) (err error) {
 	if n.stopped != nil {
 		return n.stopped
 	}
@@ -58,9 +61,14 @@ func (n *Node) ProposeConfChange(reqID uint64, cc *pb.ConfChangeV2) (err error) 
 	if err := checkConfChange(n.confState, cc); err != nil {
 		return err
 	}
+	for id, u := range urls {
+		if id == 0 || len(u) > MaxURLBytes {
+			return fmt.Errorf("core: conf change: bad address for member %d", id)
+		}
+	}
 	defer n.guard(&err)
 	cc = proto.Clone(cc).(*pb.ConfChangeV2)
-	cc.Context = encodeContext(request{n.id, reqID})
+	cc.Context = encodeConfContext(request{n.id, reqID}, urls)
 	if err := n.rn.ProposeConfChange(cc); err != nil {
 		return err
 	}
@@ -101,11 +109,12 @@ func checkConfChange(cs *pb.ConfState, cc *pb.ConfChangeV2) error {
 }
 
 // Bootstrap makes store the first log of a new cluster whose voters are
-// voters: a snapshot at index 1, term 1, holding that membership and an empty
-// state machine. It does nothing to a store that already holds a log, so
-// existing data wins over a cluster list given again at restart (as in etcd).
-// It reports whether it wrote anything.
-func Bootstrap(store *storage.Store, voters []uint64) (bool, error) {
+// voters: a snapshot at index 1, term 1, holding that membership and a state
+// machine with only the members' addresses (urls, may be nil). It does
+// nothing to a store that already holds a log, so existing data wins over a
+// cluster list given again at restart (as in etcd). It reports whether it
+// wrote anything.
+func Bootstrap(store *storage.Store, voters []uint64, urls map[uint64]string) (bool, error) {
 	if last, _ := store.LastIndex(); last > 0 || store.HardState().GetTerm() > 0 {
 		return false, nil
 	}
@@ -119,12 +128,23 @@ func Bootstrap(store *storage.Store, voters []uint64) (bool, error) {
 		}
 		seen[v] = true
 	}
+	var body []byte
+	var n uint64
+	sorted := slices.Sorted(slices.Values(voters))
+	for _, id := range sorted {
+		if u, ok := urls[id]; ok {
+			body = appendPair(body, storage.MemberKey(id), []byte(u))
+			n++
+		}
+	}
 	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
 		Index:     new(uint64(1)),
 		Term:      new(uint64(1)),
-		ConfState: &pb.ConfState{Voters: voters, AutoLeave: new(false)},
-	}}
+		ConfState: &pb.ConfState{Voters: sorted, AutoLeave: new(false)},
+	}, Data: finishSnapshotData(n, body)}
 	hs := &pb.HardState{Term: new(uint64(1)), Commit: new(uint64(1)), Vote: new(uint64(0))}
+	// The snapshot's data is written to the state machine in its batch.
+	store.SetRestorer(kvRestorer(store.Engine()))
 	if err := store.Save(hs, nil, snap, true); err != nil {
 		return false, err
 	}

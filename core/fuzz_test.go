@@ -60,3 +60,15 @@ func TestCommandRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeConfURLs(f *testing.F) {
+	f.Add(encodeConfContext(request{1, 2}, map[uint64]string{4: "http://127.0.0.1:7004", 5: "wss://x"}))
+	f.Add(encodeContext(request{1, 2}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for id, u := range decodeConfURLs(data) {
+			if len(u) > MaxURLBytes {
+				t.Fatalf("url of %d: %d bytes", id, len(u))
+			}
+		}
+	})
+}

@@ -14,11 +14,34 @@ import (
 // applied index land in one batch (Store.SaveApplied) and an entry is applied
 // exactly once across crashes.
 
-// kvPrefix and kvEnd bound the state machine's keys.
-var (
-	kvPrefix = []byte(storage.KVPrefix)
-	kvEnd    = func() []byte { e := bytes.Clone(kvPrefix); e[len(e)-1]++; return e }()
-)
+// smPrefixes are the state machine's key ranges: the members' addresses
+// and the key-value map. Snapshots hold exactly these.
+var smPrefixes = [][]byte{[]byte(storage.MembersPrefix), []byte(storage.KVPrefix)}
+
+func prefixEnd(p []byte) []byte {
+	e := bytes.Clone(p)
+	e[len(e)-1]++
+	return e
+}
+
+// scanSM calls fn for every key of the state machine, in key order.
+func scanSM(e storage.Engine, fn func(k, v []byte) error) error {
+	for _, p := range smPrefixes {
+		if err := e.Scan(p, prefixEnd(p), fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isSMKey(k []byte) bool {
+	for _, p := range smPrefixes {
+		if bytes.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // applyCommand adds the writes of c to b.
 func applyCommand(b *storage.Batch, c Command) {
@@ -46,25 +69,32 @@ func kvGet(e storage.Engine, key string) ([]byte, bool, error) {
 const snapshotVersion = 1
 
 // kvSnapshot encodes the whole state machine: version, count, then each
-// key and value with uvarint lengths, in key order. It holds only the
-// state machine, never raft's keys.
+// engine key and value with uvarint lengths, in key order. It holds only the
+// state machine (members and the key-value map), never raft's keys.
 func kvSnapshot(e storage.Engine) ([]byte, error) {
 	var body []byte
 	var n uint64
-	err := e.Scan(kvPrefix, kvEnd, func(k, v []byte) error {
-		k = k[len(kvPrefix):]
-		body = binary.AppendUvarint(body, uint64(len(k)))
-		body = append(body, k...)
-		body = binary.AppendUvarint(body, uint64(len(v)))
-		body = append(body, v...)
+	err := scanSM(e, func(k, v []byte) error {
+		body = appendPair(body, k, v)
 		n++
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return finishSnapshotData(n, body), nil
+}
+
+func appendPair(body, k, v []byte) []byte {
+	body = binary.AppendUvarint(body, uint64(len(k)))
+	body = append(body, k...)
+	body = binary.AppendUvarint(body, uint64(len(v)))
+	return append(body, v...)
+}
+
+func finishSnapshotData(n uint64, body []byte) []byte {
 	out := binary.AppendUvarint([]byte{snapshotVersion}, n)
-	return append(out, body...), nil
+	return append(out, body...)
 }
 
 // kvRestorer returns the storage.Restorer that replaces the state machine in
@@ -81,8 +111,8 @@ func kvRestorer(e storage.Engine) storage.Restorer {
 		}
 		// Delete what the snapshot does not hold, then write what it
 		// holds: a restore is a replacement.
-		err = e.Scan(kvPrefix, kvEnd, func(k, _ []byte) error {
-			if !keep[string(k[len(kvPrefix):])] {
+		err = scanSM(e, func(k, _ []byte) error {
+			if !keep[string(k)] {
 				b.Delete(bytes.Clone(k))
 			}
 			return nil
@@ -91,7 +121,7 @@ func kvRestorer(e storage.Engine) storage.Restorer {
 			return err
 		}
 		for _, p := range pairs {
-			b.Put(storage.KVKey(string(p[0])), p[1])
+			b.Put(p[0], p[1])
 		}
 		return nil
 	}
@@ -127,6 +157,9 @@ func decodeKVSnapshot(data []byte) ([][2][]byte, error) {
 		val, ok2 := next()
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("core: snapshot data: pair %d truncated", i)
+		}
+		if !isSMKey(key) {
+			return nil, fmt.Errorf("core: snapshot data: key %q outside the state machine", key)
 		}
 		pairs = append(pairs, [2][]byte{key, val})
 	}

@@ -30,7 +30,7 @@ func newTestNet(t *testing.T, ids ...uint64) *testNet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Bootstrap(store, ids); err != nil {
+		if _, err := Bootstrap(store, ids, nil); err != nil {
 			t.Fatal(err)
 		}
 		net.engines[id] = e
@@ -85,7 +85,7 @@ func (net *testNet) deliverUntil(keep func(m *pb.Message) bool, stop func() bool
 	for len(net.queue) > 0 && !stop() {
 		m := net.queue[0]
 		net.queue = net.queue[1:]
-		if net.down[m.GetTo()] || (keep != nil && !keep(m)) {
+		if net.down[m.GetTo()] || net.nodes[m.GetTo()] == nil || (keep != nil && !keep(m)) {
 			continue
 		}
 		_ = net.nodes[m.GetTo()].Step(m)
@@ -177,7 +177,7 @@ func TestConfChangeIgnoredByRaft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := net.nodes[lead].ProposeConfChange(100, cc); err != nil {
+	if err := net.nodes[lead].ProposeConfChange(100, cc, nil); err != nil {
 		t.Fatalf("the member's own checks should pass: %v", err)
 	}
 	net.ready(lead)
@@ -192,15 +192,15 @@ func TestConfChangeCheckedBeforeProposing(t *testing.T) {
 	net.elect(1)
 	net.settle()
 	cc, _ := ParseConfChanges("r1")
-	if err := net.nodes[1].ProposeConfChange(1, cc); err == nil {
+	if err := net.nodes[1].ProposeConfChange(1, cc, nil); err == nil {
 		t.Fatal("removing the last voter was accepted; raft would panic applying it")
 	}
 	cc, _ = ParseConfChanges("v2 v3")
-	if err := net.nodes[1].ProposeConfChange(2, cc); err != nil {
+	if err := net.nodes[1].ProposeConfChange(2, cc, nil); err != nil {
 		t.Fatalf("entering a joint configuration: %v", err)
 	}
 	cc, _ = ParseConfChanges("v4")
-	if err := net.nodes[1].ProposeConfChange(3, cc); err == nil {
+	if err := net.nodes[1].ProposeConfChange(3, cc, nil); err == nil {
 		t.Fatal("a second conf change while one is pending was accepted")
 	}
 	if _, err := ParseConfChanges("x9"); err == nil {
@@ -306,5 +306,50 @@ func TestReadIndexNeedsALeader(t *testing.T) {
 	r, ok := net.results[6]
 	if !ok || r.Err != nil || !r.Found || string(r.Value) != "9" {
 		t.Fatalf("read on a follower: %+v %v", r, ok)
+	}
+}
+
+func TestMemberURLsFollowMembership(t *testing.T) {
+	e := memory.New()
+	store, err := storage.Open(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Bootstrap(store, []uint64{1}, map[uint64]string{1: "http://127.0.0.1:7001"}); err != nil {
+		t.Fatal(err)
+	}
+	net := &testNet{t: t, nodes: map[uint64]*Node{}, engines: map[uint64]*memory.Engine{1: e}, results: map[uint64]Result{}, down: map[uint64]bool{}}
+	net.start(1, store)
+	net.elect(1)
+	net.settle()
+	n := net.nodes[1]
+	if got := n.Members(); len(got) != 1 || got[0] != (Member{ID: 1, URL: "http://127.0.0.1:7001", Role: "voter"}) {
+		t.Fatalf("members after bootstrap: %+v", got)
+	}
+	cc, _ := ParseConfChanges("l4")
+	if err := n.ProposeConfChange(1, cc, map[uint64]string{4: "http://127.0.0.1:7004"}); err != nil {
+		t.Fatal(err)
+	}
+	net.settle()
+	if got := n.Members(); len(got) != 2 || got[1] != (Member{ID: 4, URL: "http://127.0.0.1:7004", Role: "learner"}) {
+		t.Fatalf("members after adding learner 4: %+v", got)
+	}
+	// The addresses are state machine data: a snapshot carries them (here
+	// the one taken because the latest snapshot lacked the new member).
+	snap, _ := n.Store().Snapshot()
+	pairs, err := decodeKVSnapshot(snap.GetData())
+	if err != nil || len(pairs) != 2 {
+		t.Fatalf("snapshot holds %d pairs (%v), want the 2 addresses", len(pairs), err)
+	}
+	cc, _ = ParseConfChanges("r4")
+	if err := n.ProposeConfChange(2, cc, nil); err != nil {
+		t.Fatal(err)
+	}
+	net.settle()
+	if got := n.Members(); len(got) != 1 {
+		t.Fatalf("members after removing 4: %+v", got)
+	}
+	if _, err := e.Get(storage.MemberKey(4)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("member 4's address survived its removal: %v", err)
 	}
 }

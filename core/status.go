@@ -23,9 +23,49 @@ type Status struct {
 	SnapshotIndex  uint64                 `json:"snapshotIndex"`
 	ConfState      storage.ConfStateValue `json:"confState"`
 	LeadTransferee uint64                 `json:"leadTransferee,omitempty"`
+	// Members lists every member of the configuration with its address.
+	Members []Member `json:"members"`
 	// Progress is the leader's view of every other member, by id.
 	Progress []ProgressInfo `json:"progress,omitempty"`
 	Stopped  string         `json:"stopped,omitempty"`
+}
+
+// Member is one member of the configuration.
+type Member struct {
+	ID uint64 `json:"id"`
+	// URL is where peers and clients reach it ("" if never given).
+	URL string `json:"url"`
+	// Role is "voter", "learner", or "outgoing" (a voter of the old
+	// configuration only, during joint consensus).
+	Role string `json:"role"`
+}
+
+// Members returns the members of the configuration as of the applied index,
+// by id, with their addresses.
+func (n *Node) Members() []Member {
+	urls := map[uint64]string{}
+	p := []byte(storage.MembersPrefix)
+	_ = n.store.Engine().Scan(p, prefixEnd(p), func(k, v []byte) error {
+		if id, ok := storage.MemberKeyID(k); ok {
+			urls[id] = string(v)
+		}
+		return nil
+	})
+	var out []Member
+	add := func(ids []uint64, role string) {
+		for _, id := range ids {
+			if !slices.ContainsFunc(out, func(m Member) bool { return m.ID == id }) {
+				out = append(out, Member{ID: id, URL: urls[id], Role: role})
+			}
+		}
+	}
+	cs := n.confState
+	add(cs.GetVoters(), "voter")
+	add(cs.GetLearners(), "learner")
+	add(cs.GetLearnersNext(), "learner")
+	add(cs.GetVotersOutgoing(), "outgoing")
+	slices.SortFunc(out, func(a, b Member) int { return compareUint64(a.ID, b.ID) })
+	return out
 }
 
 // Status returns the member's current state.
@@ -39,6 +79,7 @@ func (n *Node) Status() Status {
 		LastIndex:     last,
 		SnapshotIndex: n.snapIndex,
 		ConfState:     storage.DescribeConfState(n.confState),
+		Members:       n.Members(),
 	}
 	if n.stopped != nil {
 		s.Stopped = n.stopped.Error()

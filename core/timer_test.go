@@ -18,7 +18,7 @@ func TestTimerFieldsExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Bootstrap(store, []uint64{1, 2, 3}); err != nil {
+	if _, err := Bootstrap(store, []uint64{1, 2, 3}, nil); err != nil {
 		t.Fatal(err)
 	}
 	n, err := NewNode(Config{ID: 1, ElectionTicks: 10}, store)

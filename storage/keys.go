@@ -79,6 +79,13 @@ const (
 	// by SaveApplied (the applied batch) and by a snapshot restore.
 	KVPrefix = "/kv/"
 
+	// MembersPrefix starts the key of each member's address: the 8-byte
+	// big-endian member id follows (shown as /members/{id}); the value is
+	// the URL peers and clients reach it at. It is replicated state: written
+	// by SaveApplied when a conf change that carries the URL is applied,
+	// deleted when the member is removed, and part of every snapshot.
+	MembersPrefix = "/members/"
+
 	// raftPrefix is shared by the seven raft keys, and nothing else.
 	raftPrefix = "/raft/"
 )
@@ -114,6 +121,20 @@ func entryKeyIndex(key []byte) (uint64, bool) {
 	return binary.BigEndian.Uint64(key[len(KeyEntryPrefix):]), true
 }
 
+// MemberKey returns the engine key of member id's address.
+func MemberKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(MembersPrefix), id)
+}
+
+// MemberKeyID returns the member id of a member key, and false for any
+// other key.
+func MemberKeyID(key []byte) (uint64, bool) {
+	if len(key) != len(MembersPrefix)+8 || string(key[:len(MembersPrefix)]) != MembersPrefix {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(key[len(MembersPrefix):]), true
+}
+
 // KVKey returns the engine key of a user key of the state machine.
 func KVKey(userKey string) []byte {
 	return append([]byte(KVPrefix), userKey...)
@@ -124,6 +145,9 @@ func KVKey(userKey string) []byte {
 func DisplayKey(key []byte) string {
 	if idx, ok := entryKeyIndex(key); ok {
 		return KeyEntryPrefix + strconv.FormatUint(idx, 10)
+	}
+	if id, ok := MemberKeyID(key); ok {
+		return MembersPrefix + strconv.FormatUint(id, 10)
 	}
 	return string(key)
 }

@@ -367,7 +367,7 @@ func (c *Cluster) changeMembership(a Action) error {
 		return err
 	}
 	c.client.nextID++
-	if err := lead.node.ProposeConfChange(c.client.nextID, cc); err != nil {
+	if err := lead.node.ProposeConfChange(c.client.nextID, cc, nil); err != nil {
 		return err
 	}
 	var added []uint64

@@ -44,7 +44,7 @@ func (c *Cluster) createMember(id uint64, voters []uint64) error {
 		if err != nil {
 			return err
 		}
-		if _, err := core.Bootstrap(store, voters); err != nil {
+		if _, err := core.Bootstrap(store, voters, nil); err != nil {
 			return err
 		}
 		if err := store.Close(); err != nil {

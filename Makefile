@@ -1,0 +1,46 @@
+# Thin targets over the go command. `make test` is the whole suite; CI runs
+# it through .ci/run on a clean checkout.
+
+GO        ?= go
+GOROOT    := $(shell $(GO) env GOROOT)
+WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
+# Packages that build for js/wasm (the browser runs them).
+WASM_PKGS := ./core/... ./storage ./storage/memory ./storage/storagetest
+
+.PHONY: all test test-go test-wasm verify bench bench-go bench-wasm fuzz
+
+all: test
+
+## test: every test: native (simulation seeds included) and under wasm.
+test: test-go test-wasm
+
+test-go:
+	$(GO) test -timeout 30m ./...
+
+## test-wasm: the pure packages under js/wasm in Node.js.
+test-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -timeout 30m -short -exec $(WASM_EXEC) $(WASM_PKGS)
+
+## verify: formatting, vet (native and wasm), a tidy go.mod.
+verify:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
+	$(GO) mod tidy -diff
+
+## bench: the benchmarks, figures printed (never asserted).
+bench: bench-go bench-wasm
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/badger
+	$(GO) test -run '^$$' -bench . -benchtime 3000x ./core/sim
+
+bench-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench SimTicks -benchtime 3000x -exec $(WASM_EXEC) ./core/sim
+
+## fuzz: each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./core
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeKVSnapshot$$' -fuzztime $(FUZZTIME) ./core
