@@ -34,7 +34,8 @@ bench: bench-go bench-wasm
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/badger
-	$(GO) test -run '^$$' -bench . -benchtime 3000x ./core/sim
+	$(GO) test -run '^$$' -bench SimTicks -benchtime 3000x ./core/sim
+	$(GO) test -run '^$$' -bench MemoryPerNode -benchtime 3x ./core/sim
 
 bench-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench SimTicks -benchtime 3000x -exec $(WASM_EXEC) ./core/sim

@@ -1,0 +1,129 @@
+package live
+
+import (
+	"slices"
+	"time"
+
+	"github.com/raftlab/raftlab/core"
+)
+
+// maxBatch bounds how many queued inputs the loop takes before it handles a
+// Ready: enough to batch a burst of proposals into one Ready (one fsync),
+// few enough to keep ticks on time.
+const maxBatch = 512
+
+// run is the driver's goroutine: it owns the member.
+func (d *Driver) run() {
+	defer close(d.done)
+	defer d.failFutures()
+	ticker := time.NewTicker(d.cfg.TickInterval)
+	defer ticker.Stop()
+	d.noteMembership()
+	d.handleReady()
+	for d.err == nil {
+		select {
+		case <-d.stop:
+			return
+		case <-ticker.C:
+			if err := d.node.Tick(); err != nil {
+				d.fail(err)
+			}
+		case in := <-d.inbox:
+			d.handleInbound(in)
+		case f := <-d.reqs:
+			f()
+		}
+		// Take what else is queued before handling the Ready, so that a
+		// burst of messages and proposals becomes one Ready and one sync.
+		for n := 0; n < maxBatch && d.err == nil; n++ {
+			select {
+			case in := <-d.inbox:
+				d.handleInbound(in)
+				continue
+			case f := <-d.reqs:
+				f()
+				continue
+			default:
+			}
+			break
+		}
+		d.handleReady()
+	}
+}
+
+func (d *Driver) handleInbound(in inbound) {
+	switch in.report {
+	case reportUnreachable:
+		d.node.ReportUnreachable(in.peer)
+	case reportSnapshot:
+		d.node.ReportSnapshot(in.peer, in.ok)
+	default:
+		if d.cfg.MessageEvents && d.cfg.Events != nil {
+			d.emit(core.Event{Node: d.node.ID(), Kind: core.KindDeliver, Msg: core.DescribeMessage(in.id, in.m)})
+		}
+		if err := d.node.Step(in.m); err != nil && d.node.Stopped() != nil {
+			d.fail(err)
+		}
+	}
+}
+
+// handleReady runs the member's Ready loop to the end: persist, send,
+// apply, answer.
+func (d *Driver) handleReady() {
+	for d.err == nil && d.node.HasReady() {
+		out, err := d.node.HandleReady()
+		if err != nil {
+			d.fail(err)
+			return
+		}
+		for _, m := range out.Messages {
+			d.nextMsgID++
+			if d.cfg.MessageEvents && d.cfg.Events != nil {
+				d.emit(core.Event{Node: d.node.ID(), Kind: core.KindSend, Msg: core.DescribeMessage(d.nextMsgID, m)})
+			}
+			d.tr.Send(d.nextMsgID, m)
+		}
+		for _, r := range out.Results {
+			if ch, ok := d.futures[r.ReqID]; ok {
+				delete(d.futures, r.ReqID)
+				ch <- r
+			}
+		}
+		if d.node.ConfState() != d.confState {
+			d.noteMembership()
+		}
+	}
+	if err := d.node.Stopped(); err != nil {
+		d.fail(err)
+	}
+	st := d.node.Status()
+	d.status.Store(&st)
+}
+
+// noteMembership tells the owner about a new membership, and stops the
+// driver once this member was removed from it (§6): etcd's members shut
+// down then, and so do ours.
+func (d *Driver) noteMembership() {
+	d.confState = d.node.ConfState()
+	members := d.node.Members()
+	isMember := slices.ContainsFunc(members, func(m core.Member) bool { return m.ID == d.node.ID() })
+	if d.wasMember && !isMember {
+		d.fail(ErrRemoved)
+	}
+	d.wasMember = d.wasMember || isMember
+	if d.cfg.OnMembership != nil {
+		d.cfg.OnMembership(members)
+	}
+}
+
+// failFutures answers every waiting request when the driver stops.
+func (d *Driver) failFutures() {
+	err := d.err
+	if err == nil {
+		err = ErrStopped
+	}
+	for id, ch := range d.futures {
+		ch <- core.Result{ReqID: id, Err: err}
+	}
+	clear(d.futures)
+}
