@@ -335,7 +335,11 @@ func (s *Store) SaveApplied(b *Batch, applied uint64, cs *pb.ConfState) error {
 			if op.Delete {
 				t.del(op.Key)
 			} else {
-				t.put(op.Key, op.Value, nil)
+				var v any
+				if t.observed() {
+					v = string(op.Value) // KeyChange: a string for a state machine key
+				}
+				t.put(op.Key, op.Value, v)
 			}
 		}
 	}
@@ -349,7 +353,8 @@ func (s *Store) SaveApplied(b *Batch, applied uint64, cs *pb.ConfState) error {
 }
 
 // Dump reports the current value of every raft key (each entry included) and,
-// when withKV is true, of the state machine's keys, as Synced changes. The UI
+// when withKV is true, of the state machine's keys (members, then the
+// key-value map), as Synced changes. The UI
 // uses it to fill its storage panel when a member starts.
 func (s *Store) Dump(withKV bool, fn func(KeyChange)) error {
 	if s.closed {
@@ -384,9 +389,14 @@ func (s *Store) Dump(withKV bool, fn func(KeyChange)) error {
 	if err != nil || !withKV {
 		return err
 	}
-	kv := []byte(KVPrefix)
-	return s.e.Scan(kv, prefixEnd(kv), func(k, v []byte) error {
-		fn(KeyChange{Key: string(k), Value: string(v), Synced: true})
-		return nil
-	})
+	for _, p := range [][]byte{[]byte(MembersPrefix), []byte(KVPrefix)} {
+		err := s.e.Scan(p, prefixEnd(p), func(k, v []byte) error {
+			fn(KeyChange{Key: DisplayKey(k), Value: string(v), Synced: true})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

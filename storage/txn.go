@@ -181,6 +181,14 @@ func (t *txn) createSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.Snaps
 	if t.st.applied < i {
 		t.st.applied = i
 		t.dirty |= dirtyUncommit
+		// cs is then the ConfState as of the new applied index, the one
+		// InitialState must return (a caller that never uses SaveApplied,
+		// as with raft.MemoryStorage, would otherwise restart without its
+		// voters).
+		if cs != nil {
+			t.st.cs = proto.Clone(cs).(*pb.ConfState)
+			t.dirty |= dirtyConfState
+		}
 	}
 	t.putSnapshot(snap)
 	return proto.Clone(snap).(*pb.Snapshot), nil

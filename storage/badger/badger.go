@@ -1,0 +1,276 @@
+// Package badger is the storage.Engine of a native member: Badger v4 on disk.
+//
+// One Apply is one Badger transaction, so a Ready's snapshot, entries and
+// HardState become visible together or not at all, after a crash as well
+// (Badger replays a transaction from its write-ahead log only when the
+// transaction's end marker is there). A synced Apply returns only once that
+// transaction and every earlier one are on disk; see sync.go for what that
+// takes with Badger v4.9.6.
+package badger
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	bdb "github.com/dgraph-io/badger/v4"
+
+	"github.com/raftlab/raftlab/storage"
+)
+
+// Engine is a storage.Engine over a Badger database in one directory. Get
+// and Scan are safe to call concurrently with each other and with Apply;
+// Apply calls are serialized.
+type Engine struct {
+	dir string
+	cfg config
+
+	// mu guards db: Get, Scan and Apply hold it shared, Close exclusively,
+	// so Close waits for the calls in flight and nothing uses a closed db.
+	mu sync.RWMutex
+	db *bdb.DB // nil once closed
+
+	// wmu serializes Apply and guards the sync bookkeeping below.
+	wmu sync.Mutex
+	dur durability
+}
+
+var _ storage.Engine = (*Engine)(nil)
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	syncWrites   bool
+	logger       *slog.Logger
+	memTableSize int64
+}
+
+// DefaultMemTableSize is Badger's memtable size unless WithMemTableSize
+// says otherwise. A transaction holds at most 15% of it (about 9.6 MB with
+// this default), counting values of 1 MiB and more as a 12-byte pointer: a
+// snapshot of a few MB fits in one batch with room to spare.
+const DefaultMemTableSize = 64 << 20
+
+// WithSyncWrites turns on Badger's own SyncWrites: every Apply is synced,
+// including those the store does not ask to sync (Append, Compact,
+// SaveApplied, a Ready without MustSync). Off by default, because raft needs a
+// sync only when Ready.MustSync says so or a snapshot is present, and an fsync
+// costs more than the rest of a small batch. Turning it on also makes Badger
+// sync its value log before it writes the write-ahead log, which matters for
+// values of 1 MiB and more (see sync.go).
+func WithSyncWrites(on bool) Option { return func(c *config) { c.syncWrites = on } }
+
+// WithLogger sends Badger's warnings and errors to l; Badger's info and
+// debug messages are always dropped. nil discards everything. The default is
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithMemTableSize sets Badger's memtable size in bytes (at least 1 MiB). The
+// largest batch Apply accepts is 15% of it.
+func WithMemTableSize(bytes int64) Option { return func(c *config) { c.memTableSize = bytes } }
+
+var errClosed = errors.New("badger: engine is closed")
+
+// maxValueThreshold is Badger's largest ValueThreshold (1 MiB): smaller values
+// are kept in the LSM tree and its write-ahead log, larger ones in the value
+// log.
+const maxValueThreshold = 1 << 20
+
+// Open opens (or creates) the Badger database in dir. It fails with a clear
+// error when another process, or another Engine of this one, has dir open.
+func Open(dir string, opts ...Option) (*Engine, error) {
+	cfg := config{logger: slog.Default(), memTableSize: DefaultMemTableSize}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.memTableSize < 1<<20 {
+		return nil, fmt.Errorf("badger: memtable size %d below 1 MiB", cfg.memTableSize)
+	}
+	bo := bdb.DefaultOptions(dir).
+		WithSyncWrites(cfg.syncWrites).
+		WithMemTableSize(cfg.memTableSize).
+		// Badger refuses a value threshold above the largest transaction.
+		WithValueThreshold(min(maxValueThreshold, cfg.memTableSize*15/100)).
+		// One writer (Apply is serialized): conflict detection only costs.
+		WithDetectConflicts(false).
+		WithLogger(nil)
+	if cfg.logger != nil {
+		bo = bo.WithLogger(logAdapter{cfg.logger})
+	}
+	db, err := bdb.Open(bo)
+	if err != nil {
+		// Badger flocks the directory; its error is not a sentinel (it is
+		// formatted with %+v), so recognise its text.
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("badger: data dir %s is in use by another process", dir)
+		}
+		return nil, fmt.Errorf("badger: open %s: %w", dir, err)
+	}
+	e := &Engine{dir: dir, cfg: cfg, db: db}
+	// What an earlier process wrote may not be synced: the first sync
+	// covers every WAL and value log file.
+	e.dur.unsynced = !cfg.syncWrites
+	return e, nil
+}
+
+// Dir returns the directory of the database.
+func (e *Engine) Dir() string { return e.dir }
+
+// Get implements storage.Engine.
+func (e *Engine) Get(key []byte) ([]byte, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.db == nil {
+		return nil, errClosed
+	}
+	var v []byte
+	err := e.db.View(func(txn *bdb.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		v, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, bdb.ErrKeyNotFound) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("badger: get %s: %w", storage.DisplayKey(key), err)
+	}
+	return v, nil
+}
+
+// Scan implements storage.Engine. It reads from one consistent view of the
+// database: writes applied during the scan are not seen. An error returned by
+// fn is returned as it is.
+func (e *Engine) Scan(start, end []byte, fn func(key, value []byte) error) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.db == nil {
+		return errClosed
+	}
+	return e.db.View(func(txn *bdb.Txn) error {
+		// No prefetching: the store reads raft entries of a few hundred
+		// bytes that live in the LSM tree's blocks, so a value costs no
+		// extra read, and prefetching would copy every value of the range
+		// even when fn stops early (Entries' maxSize). The common prefix
+		// of start and end lets Badger skip tables outside the range.
+		it := txn.NewIterator(bdb.IteratorOptions{Prefix: commonPrefix(start, end)})
+		defer it.Close()
+		for it.Seek(start); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			if end != nil && bytes.Compare(k, end) >= 0 {
+				return nil
+			}
+			if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// commonPrefix returns the prefix that every key of [start, end) shares; none
+// when end is nil.
+func commonPrefix(start, end []byte) []byte {
+	if end == nil {
+		return nil
+	}
+	n := 0
+	for n < len(start) && n < len(end) && start[n] == end[n] {
+		n++
+	}
+	return start[:n:n]
+}
+
+// Apply implements storage.Engine: the batch is one Badger transaction. A
+// batch larger than a transaction can hold fails, naming the limit, and
+// writes nothing.
+func (e *Engine) Apply(b *storage.Batch, sync bool) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.db == nil {
+		return errClosed
+	}
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+
+	txn := e.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, op := range b.Ops {
+		var err error
+		if op.Delete {
+			err = txn.Delete(op.Key)
+		} else {
+			err = txn.Set(op.Key, op.Value)
+		}
+		if err != nil {
+			return e.writeError(b, op.Key, err)
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return e.writeError(b, nil, err)
+	}
+	if !sync {
+		if !e.cfg.syncWrites {
+			e.dur.unsynced = true
+		}
+		return nil
+	}
+	return e.syncLocked()
+}
+
+func (e *Engine) writeError(b *storage.Batch, key []byte, err error) error {
+	if errors.Is(err, bdb.ErrTxnTooBig) {
+		var size int
+		for _, op := range b.Ops {
+			size += len(op.Key) + len(op.Value)
+		}
+		return fmt.Errorf("badger: batch of %d writes (%d bytes) exceeds the transaction limit of %d bytes or %d keys "+
+			"(15%% of the %d-byte memtable, see WithMemTableSize; values of 1 MiB or more count as 12 bytes): %w",
+			b.Len(), size, e.db.MaxBatchSize(), e.db.MaxBatchCount(), e.cfg.memTableSize, err)
+	}
+	if key != nil {
+		return fmt.Errorf("badger: write %s: %w", storage.DisplayKey(key), err)
+	}
+	return fmt.Errorf("badger: commit: %w", err)
+}
+
+// Close makes every write durable and closes the database. Closing twice is
+// not an error.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.db == nil {
+		return nil
+	}
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	err := e.syncLocked()
+	if cerr := e.db.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("badger: close %s: %w", e.dir, cerr)
+	}
+	e.db = nil
+	return err
+}
+
+// logAdapter passes Badger's warnings and errors to slog and drops the rest:
+// Badger logs every memtable flush and compaction at info level.
+type logAdapter struct{ l *slog.Logger }
+
+func (a logAdapter) Errorf(f string, v ...any) {
+	a.l.Error("badger: " + strings.TrimSpace(fmt.Sprintf(f, v...)))
+}
+
+func (a logAdapter) Warningf(f string, v ...any) {
+	a.l.Warn("badger: " + strings.TrimSpace(fmt.Sprintf(f, v...)))
+}
+
+func (logAdapter) Infof(string, ...any)  {}
+func (logAdapter) Debugf(string, ...any) {}

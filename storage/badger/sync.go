@@ -1,0 +1,142 @@
+package badger
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Why a synced Apply is durable with Badger v4.9.6 (read in db.go, memtable.go,
+// value.go and ristretto's z/file.go of that version):
+//
+//   - A transaction commit returns once its entries are in the active
+//     memtable and copied into that memtable's write-ahead log (NNNNN.mem),
+//     and values of 1 MiB or more into the active value log (NNNNNN.vlog).
+//     Both files are mmapped: the bytes are in the page cache, not on disk.
+//     Badger replays a transaction from the WAL only if its end marker is
+//     there, which makes the batch atomic.
+//   - With SyncWrites off (our default) nothing is synced by the commit.
+//     DB.Sync msyncs (MS_SYNC, an fsync of the mapping's range on Linux) the
+//     WAL of the *active* memtable and the *active* value log file, and no
+//     other file. That covers the batch just committed: Badger rotates the
+//     memtable before writing a request, never in the middle of one.
+//   - It does not cover earlier unsynced batches when the memtable or the
+//     value log rotated since: the previous WAL stays unsynced until its
+//     memtable is flushed to a level-0 table (which is msynced, and recorded
+//     in the fsynced MANIFEST before the WAL is deleted), and a rotated value
+//     log is synced only with SyncWrites on. Raft's contract is that a synced
+//     write makes every earlier write durable too (an unsynced SaveApplied
+//     followed by a synced Save must not lose the former and keep the latter).
+//     So syncLocked also fsyncs every WAL and value log file that rotated out
+//     since the previous sync, when an unsynced batch was written in between.
+//     A WAL already deleted by a flush needs nothing: its flushed table is
+//     durable.
+//   - Badger creates a new WAL or value log file without syncing the
+//     directory (z.OpenMmapFileUsing syncs it only for an empty file), so
+//     syncLocked fsyncs the directory once after each rotation, or the new
+//     file's entry could be lost with the batches in it.
+//
+// One case stays open without WithSyncWrites(true): in a transaction holding
+// a value of 1 MiB or more, the WAL entry points into the value log, and the
+// kernel may write the WAL page back before the value log page. A power
+// failure during such a synced Apply (which then never returned) can leave a
+// committed WAL entry whose value is not on disk; the store then reports that
+// key as damaged when it opens, rather than serving it. With SyncWrites on,
+// Badger syncs the value log before it writes the WAL.
+
+// durability is the bookkeeping of syncLocked, guarded by Engine.wmu.
+type durability struct {
+	// unsynced is true when a batch was applied without a sync since the
+	// last sync.
+	unsynced bool
+	// memFid and vlogFid are the active WAL and value log file ids as of the
+	// last sync; 0 before the first, so that the first sync of a process
+	// covers what a previous one left unsynced.
+	memFid, vlogFid uint64
+	// olderSynced counts the rotated files that syncLocked fsynced, for
+	// tests.
+	olderSynced int
+}
+
+// syncLocked makes every batch applied so far durable. The caller holds wmu
+// (or mu exclusively).
+func (e *Engine) syncLocked() error {
+	if err := e.db.Sync(); err != nil {
+		return fmt.Errorf("badger: sync: %w", err)
+	}
+	files, err := os.ReadDir(e.dir)
+	if err != nil {
+		return fmt.Errorf("badger: sync: %w", err)
+	}
+	var mems, vlogs []uint64
+	var memMax, vlogMax uint64
+	for _, f := range files {
+		if fid, ok := fileID(f.Name(), ".mem"); ok {
+			mems = append(mems, fid)
+			memMax = max(memMax, fid)
+		} else if fid, ok := fileID(f.Name(), ".vlog"); ok {
+			vlogs = append(vlogs, fid)
+			vlogMax = max(vlogMax, fid)
+		}
+	}
+	if e.dur.unsynced {
+		// Files in [id at the last sync, active id) may hold unsynced
+		// batches; older ones were covered by an earlier sync.
+		for _, fid := range mems {
+			if fid >= e.dur.memFid && fid < memMax {
+				if err := e.fsyncFile(fmt.Sprintf("%05d.mem", fid)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, fid := range vlogs {
+			if fid >= e.dur.vlogFid && fid < vlogMax {
+				if err := e.fsyncFile(fmt.Sprintf("%06d.vlog", fid)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if memMax != e.dur.memFid || vlogMax != e.dur.vlogFid {
+		if err := e.fsyncFile("."); err != nil {
+			return err
+		}
+	}
+	e.dur.unsynced = false
+	e.dur.memFid, e.dur.vlogFid = memMax, vlogMax
+	return nil
+}
+
+// fsyncFile fsyncs name in the database directory; a file that is gone was
+// flushed and deleted by Badger, which needs nothing more.
+func (e *Engine) fsyncFile(name string) error {
+	f, err := os.Open(filepath.Join(e.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("badger: sync: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("badger: sync %s: %w", f.Name(), err)
+	}
+	if name != "." {
+		e.dur.olderSynced++
+	}
+	return nil
+}
+
+// fileID parses Badger's numbered file names (00001.mem, 000002.vlog).
+func fileID(name, ext string) (uint64, bool) {
+	num, ok := strings.CutSuffix(name, ext)
+	if !ok {
+		return 0, false
+	}
+	fid, err := strconv.ParseUint(num, 10, 64)
+	return fid, err == nil
+}
