@@ -193,7 +193,7 @@ func (n *Node) serveReads(out *Output) {
 			kept = append(kept, p)
 			continue
 		}
-		v, found, err := kvGet(n.store.Engine(), p.key)
+		v, found, err := GetKV(n.store.Engine(), p.key)
 		out.Results = append(out.Results, Result{ReqID: p.reqID, Index: p.index, Value: v, Found: found, Err: err})
 		info := &ReadInfo{Phase: "served", ReqID: p.reqID, Key: p.key, Index: p.index, Found: found, Value: string(v)}
 		if err != nil {

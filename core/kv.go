@@ -53,8 +53,10 @@ func applyCommand(b *storage.Batch, c Command) {
 	}
 }
 
-// kvGet reads one key of the state machine.
-func kvGet(e storage.Engine, key string) ([]byte, bool, error) {
+// GetKV reads one key of the state machine kept in e. It only reads the
+// engine, so it is safe from any goroutine, for serializable reads while a
+// driver owns the member.
+func GetKV(e storage.Engine, key string) ([]byte, bool, error) {
 	v, err := e.Get(storage.KVKey(key))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, false, nil

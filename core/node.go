@@ -179,8 +179,28 @@ func NewNode(cfg Config, store *storage.Store) (n *Node, err error) {
 		}})
 		n.emitRole()
 		n.noteTimer()
+		n.emitStorage()
 	}
 	return n, nil
+}
+
+// maxDumpedKeys bounds the keys a member reports when it starts.
+const maxDumpedKeys = 20_000
+
+// emitStorage reports every stored key as it is on disk when the member
+// starts, so that an event stream alone shows the whole storage (the keys
+// a bootstrap or an earlier run wrote included).
+func (n *Node) emitStorage() {
+	count := 0
+	_ = n.store.Dump(true, func(c storage.KeyChange) {
+		count++
+		if count <= maxDumpedKeys {
+			n.emit(Event{Kind: KindKey, Key: &c})
+		}
+	})
+	if count > maxDumpedKeys {
+		n.emit(Event{Kind: KindLog, Log: &LogInfo{Level: "warning", Text: fmt.Sprintf("storage holds %d keys; the first %d were reported", count, maxDumpedKeys)}})
+	}
 }
 
 // ID returns the member's id.
@@ -330,7 +350,7 @@ func (n *Node) Get(key string) ([]byte, bool, error) {
 	if n.stopped != nil {
 		return nil, false, n.stopped
 	}
-	return kvGet(n.store.Engine(), key)
+	return GetKV(n.store.Engine(), key)
 }
 
 // TransferLeader asks the leader to hand leadership to member to (thesis
