@@ -7,9 +7,30 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 # Packages that build for js/wasm (the browser runs them).
 WASM_PKGS := ./core/... ./storage ./storage/memory ./storage/storagetest
 
-.PHONY: all test test-go test-wasm verify bench bench-go bench-wasm fuzz
+.PHONY: all test test-go test-wasm verify bench bench-go bench-wasm fuzz build cluster run wasm
 
 all: test
+
+## run: the browser demo (a simulated cluster in the page) at http://127.0.0.1:8080.
+run: build
+	./bin/raftnode demo --listen 127.0.0.1:8080
+
+## wasm: the simulator for the browser: ui/wasm/core.wasm (+ .gz, .br) and wasm_exec.js.
+wasm: ui/wasm/core.wasm
+
+WASM_SRC := $(shell find core storage wasm -name '*.go' -not -name '*_test.go') go.mod go.sum
+ui/wasm/core.wasm: $(WASM_SRC)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./wasm
+	cp $(GOROOT)/lib/wasm/wasm_exec.js ui/wasm/wasm_exec.js
+	$(GO) run ./wasm/precompress $@
+
+## build: the node binary, bin/raftnode, with the UI and the simulator in it.
+build: wasm
+	$(GO) build -o bin/raftnode ./cmd/node
+
+## cluster: three local members on 127.0.0.1:7001-7003; Ctrl-C stops them.
+cluster: build
+	./cmd/node/cluster.sh
 
 ## test: every test: native (simulation seeds included) and under wasm.
 test: test-go test-wasm

@@ -165,8 +165,11 @@ func NewNode(cfg Config, store *storage.Store) (n *Node, err error) {
 	if n.sink != nil {
 		first, _ := store.FirstIndex()
 		last, _ := store.LastIndex()
+		// A member fresh from Bootstrap holds term 1, no vote and the
+		// bootstrap snapshot only; anything more was written by a run.
+		restart := hs.GetTerm() > 1 || hs.GetVote() != 0 || last > 1
 		n.emit(Event{Kind: KindStart, Start: &StartInfo{
-			Restart:        last > 0,
+			Restart:        restart,
 			Term:           hs.GetTerm(),
 			Vote:           hs.GetVote(),
 			Commit:         hs.GetCommit(),

@@ -1,0 +1,9 @@
+// Lessons. (Placeholder.)
+export class Lessons {
+  constructor(doc, app) { this.doc = doc; this.app = app; }
+  tick() {}
+  render() {}
+  close() {}
+  showList() {}
+  showConnect() {}
+}
