@@ -132,10 +132,12 @@ export class Controls {
     for (const b of this.doc.querySelectorAll('.modes [role=tab]')) b.setAttribute('aria-selected', String(b.dataset.mode === mode));
     if (mode === 'live') {
       this.app.lessons.close();
-      this.app.lessons.showConnect();
+      this.app.liveUI.show();
     } else if (mode === 'lessons') {
+      this.app.liveUI.hide();
       this.app.lessons.showList();
     } else {
+      this.app.liveUI.hide();
       this.app.lessons.close();
       if (this.app.mode === 'live') this.app.newCluster({ ...DEFAULT_CONFIG, seed: 1 });
       this.app.mode = 'sim';

@@ -5,5 +5,4 @@ export class Lessons {
   render() {}
   close() {}
   showList() {}
-  showConnect() {}
 }

@@ -20,6 +20,7 @@ import { NodeMenu, MessageDetail } from './render/popovers.js';
 import { encodeRun, decodeRun } from './share.js';
 import { Lessons } from './lessons.js';
 import { LiveSource } from './source/live.js';
+import { LiveUI } from './liveui.js';
 import { DEFAULT_CONFIG, fmtTime } from './config.js';
 
 /** Events pulled from the simulator per frame at most. */
@@ -65,6 +66,7 @@ export class App {
     this.detail = new MessageDetail(doc.getElementById('message-detail'), this);
     this.controls = new Controls(doc, this);
     this.lessons = new Lessons(doc, this);
+    this.liveUI = new LiveUI(doc, this);
     this.translate();
     doc.addEventListener('visibilitychange', () => { this.hidden = doc.hidden; });
     try {
