@@ -10,14 +10,21 @@ import { timerAt, nodeIds } from '../model/state.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 export const RING = 290;
-export const NODE_R = 50;
+export const NODE_R = 56;
+/** The height of the drawing in SVG units; the width follows the stage. */
+const VIEW_H = 860;
 
-/** Positions of the members on the ring, by id. */
-export function layout(ids) {
+/**
+ * Positions of the members on a ring, by id: an ellipse as wide as the
+ * stage allows, so a wide screen spreads them out.
+ */
+export function layout(ids, aspect = 1) {
   const pos = {};
+  const ry = RING;
+  const rx = Math.max(RING, Math.min(RING * aspect * 0.95, RING * 1.7));
   ids.forEach((id, k) => {
     const a = -Math.PI / 2 + (2 * Math.PI * k) / ids.length;
-    pos[id] = { x: Math.round(RING * Math.cos(a)), y: Math.round(RING * Math.sin(a)) };
+    pos[id] = { x: Math.round(rx * Math.cos(a)), y: Math.round(ry * Math.sin(a)) };
   });
   return pos;
 }
@@ -83,6 +90,20 @@ export class ClusterView {
     this.handlers = handlers;
     this.pos = {};
     this.idsKey = '';
+    this.aspect = 1;
+    // The drawing follows the stage's shape, so nodes use the room there is.
+    const fit = () => {
+      const w = svg.clientWidth || 1;
+      const h = svg.clientHeight || 1;
+      const aspect = w / h;
+      if (Math.abs(aspect - this.aspect) < 0.02) return;
+      this.aspect = aspect;
+      const vw = VIEW_H * aspect;
+      svg.setAttribute('viewBox', `${(-vw / 2).toFixed(0)} ${-VIEW_H / 2} ${vw.toFixed(0)} ${VIEW_H}`);
+      this.idsKey = '';
+    };
+    if (globalThis.ResizeObserver) new ResizeObserver(fit).observe(svg);
+    fit();
   }
 
   /**
@@ -94,7 +115,7 @@ export class ClusterView {
     const key = ids.join(',');
     if (key !== this.idsKey) {
       this.idsKey = key;
-      this.pos = layout(ids);
+      this.pos = layout(ids, this.aspect);
       this.rebuildLinks(ids);
       for (const [id, g] of this.nodes) {
         if (!ids.includes(id)) {
@@ -139,12 +160,12 @@ export class ClusterView {
     let g = this.nodes.get(n.id);
     if (!g) {
       g = el('g', { class: 'node', tabindex: '0', 'data-node-id': n.id }, this.gNodes);
-      el('circle', { class: 'timer-track', r: NODE_R + 14 }, g);
+      el('circle', { class: 'timer-track', r: NODE_R + 13 }, g);
       el('path', { class: 'timer' }, g);
       el('path', { class: 'body' }, g);
-      el('text', { class: 'label', y: -8 }, g);
-      el('text', { class: 'sub', y: 18 }, g);
-      el('text', { class: 'role-tag', y: NODE_R + 38 }, g);
+      el('text', { class: 'label', y: -10 }, g);
+      el('text', { class: 'sub', y: 20 }, g);
+      el('text', { class: 'role-tag', y: NODE_R + 42 }, g);
       el('g', { class: 'votes' }, g);
       el('title', {}, g);
       g.addEventListener('click', (ev) => this.handlers.onNode(n.id, ev));
@@ -175,7 +196,7 @@ export class ClusterView {
     // The election timer: how long since the member heard from a leader,
     // against its randomized timeout.
     const tm = timerAt(n, view.t, view.tickMs);
-    g.querySelector('.timer').setAttribute('d', tm ? arc(NODE_R + 14, tm.elapsed / tm.timeout) : '');
+    g.querySelector('.timer').setAttribute('d', tm ? arc(NODE_R + 13, tm.elapsed / tm.timeout) : '');
     g.querySelector('.timer-track').style.display = tm ? '' : 'none';
     this.renderVotes(g.querySelector('.votes'), n, state);
   }

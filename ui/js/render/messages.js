@@ -41,6 +41,9 @@ export function glyphPath(shape) {
 }
 
 /** The letter shown on a message: the entry count for appends. */
+/** How much bigger than their path the glyphs are drawn. */
+const GLYPH_SCALE = 1.5;
+
 function tagOf(m, g) {
   if (m.type === 'MsgApp' && m.entries && m.entries.length) return `A${m.entries.length}`;
   return g.tag;
@@ -79,8 +82,9 @@ export class MessagesView {
       const g = GLYPHS[m.type] || OTHER;
       if (!e) {
         e = el('g', { class: `msg${g.resp ? ' resp' : ''}`, 'data-msg': key, 'data-type': m.type, tabindex: '0' }, this.g);
-        el('path', { class: 'glyph', d: glyphPath(g.shape), fill: g.color }, e);
-        el('text', { class: 'tag' }, e).textContent = tagOf(m, g);
+        const inner = el('g', { transform: `scale(${GLYPH_SCALE})` }, e);
+        el('path', { class: 'glyph', d: glyphPath(g.shape), fill: g.color }, inner);
+        el('text', { class: 'tag' }, inner).textContent = tagOf(m, g);
         el('title', {}, e).textContent = t('msg.title', { type: m.type, from: m.from, to: m.to, term: m.term });
         e.addEventListener('click', (ev) => { ev.stopPropagation(); this.handlers.onMessage(key, ev); });
         this.els.set(key, e);
@@ -95,8 +99,8 @@ export class MessagesView {
       const dx = b.x - a.x;
       const dy = b.y - a.y;
       const len = Math.hypot(dx, dy) || 1;
-      const lane = (m.from < m.to ? 1 : -1) * 14;
-      const shrink = 62 / len; // start and end at the members' edges
+      const lane = (m.from < m.to ? 1 : -1) * 20;
+      const shrink = 78 / len; // start and end at the members' edges
       const q = shrink + p * (1 - 2 * shrink);
       const x = a.x + dx * q - (dy / len) * lane;
       const y = a.y + dy * q + (dx / len) * lane;
@@ -104,7 +108,7 @@ export class MessagesView {
       e.classList.toggle('dropped', rec.status === 'dropped');
       e.classList.toggle('selected', view.selectedMsg === key);
       if (rec.status === 'dropped' && !e.querySelector('.cross')) {
-        el('path', { class: 'cross', d: 'M-12,-12L12,12M12,-12L-12,12' }, e);
+        el('path', { class: 'cross', d: 'M-18,-18L18,18M18,-18L-18,18' }, e);
       }
     }
     for (const [key, e] of this.els) {
