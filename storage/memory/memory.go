@@ -167,8 +167,8 @@ func (e *Engine) Unsynced() int {
 }
 
 // Crash throws away every write that is not durable, newest first, as a
-// power failure would, and returns the keys it rolled back (oldest write
-// first, a key once per write). The engine stays open: the member restarts
+// power failure would, and returns the keys it rolled back as
+// storage.DisplayKey shows them (oldest write first, a key once per write). The engine stays open: the member restarts
 // on what survived.
 func (e *Engine) Crash() []string {
 	e.mu.Lock()
@@ -176,7 +176,7 @@ func (e *Engine) Crash() []string {
 	lost := make([]string, len(e.undo))
 	for j := len(e.undo) - 1; j >= 0; j-- {
 		rec := e.undo[j]
-		lost[j] = string(rec.key)
+		lost[j] = storage.DisplayKey(rec.key)
 		i, ok := e.find(rec.key)
 		switch {
 		case rec.existed && ok:

@@ -44,7 +44,7 @@ export class Controls {
     for (const b of doc.querySelectorAll('.inspector [role=tab]')) b.addEventListener('click', () => app.setTab(b.dataset.tab));
     for (const b of doc.querySelectorAll('.modes [role=tab]')) b.addEventListener('click', () => this.setMode(b.dataset.mode));
     doc.addEventListener('keydown', (ev) => this.key_(ev));
-    if (localStorage.getItem('raftlab.large') === '1') doc.body.classList.add('large');
+    if (localStorage.getItem('raftlab.large') === '1') doc.documentElement.classList.add('large');
     this.buildActions();
   }
 
@@ -146,7 +146,7 @@ export class Controls {
   }
 
   toggleLarge() {
-    const on = this.doc.body.classList.toggle('large');
+    const on = this.doc.documentElement.classList.toggle('large');
     this.doc.getElementById('large').setAttribute('aria-pressed', String(on));
     localStorage.setItem('raftlab.large', on ? '1' : '0');
   }

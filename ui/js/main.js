@@ -342,6 +342,7 @@ export class App {
     await this.live.start();
     this.config = { tickMs: this.live.tickMs || 100 };
     this.viewTime = this.timeline.endTime;
+    this.speed = 1;
     this.playing = true;
     this.controls.update();
   }

@@ -5,7 +5,7 @@
 // randomness.
 
 /** How long a finished message stays in the model, for its fade-out (ms). */
-export const MESSAGE_LINGER_MS = 250;
+export const MESSAGE_LINGER_MS = 400;
 /** How many client requests the model remembers. */
 const MAX_REQUESTS = 200;
 
@@ -61,6 +61,8 @@ function newNode(id) {
     unsynced: [],
     /** keys a crash rolled back, until the member restarts */
     lost: [],
+    /** key -> the value a crash rolled back (null: the key was new) */
+    lostValues: {},
     /** peer -> ProgressInfo, while leader */
     progress: {},
     ready: null,
@@ -135,6 +137,10 @@ export function apply(state, e) {
     case 'confChange':
       if (e.confChange.phase === 'applied' && e.confChange.confState) {
         n.confState = e.confChange.confState;
+        // A leader keeps no progress for members it removed.
+        const cs = n.confState;
+        const members = [...(cs.voters || []), ...(cs.learners || []), ...(cs.votersOutgoing || []), ...(cs.learnersNext || [])];
+        for (const peer in n.progress) if (!members.includes(Number(peer))) delete n.progress[peer];
       }
       break;
     case 'progress': n.progress[e.progress.peer] = e.progress; break;
@@ -149,6 +155,7 @@ export function apply(state, e) {
 }
 
 function onStart(state, n, s) {
+  n.lostValues = {};
   n.up = true;
   n.stopped = false;
   n.error = '';
@@ -177,10 +184,13 @@ function onCrash(state, n) {
   n.votes = null;
   n.progress = {};
   const lost = [];
+  n.lostValues = {};
   for (let i = n.unsynced.length - 1; i >= 0; i--) {
     const k = n.unsynced[i];
     const d = n.durable[k];
-    if (!d || d.deleted) {
+    const cur = n.keys[k];
+    if (!(k in n.lostValues)) n.lostValues[k] = cur && !cur.deleted ? cur.value : null;
+    if (!d) {
       delete n.keys[k];
       if (k.startsWith('/raft/entry/')) delete n.entries[Number(k.slice(12))];
     } else {
@@ -191,6 +201,8 @@ function onCrash(state, n) {
   }
   n.unsynced = [];
   n.lost = [...new Set(lost)].reverse();
+  // A durable delete leaves nothing to remember.
+  for (const k in n.durable) if (n.durable[k].deleted) delete n.durable[k];
 }
 
 function addVote(votes, id, granted) {
@@ -246,17 +258,29 @@ function pruneMessages(state) {
 function onKey(n, kc, time, seq) {
   const k = kc.key;
   if (kc.synced) {
+    // A sync makes every earlier write durable too; a durable delete is
+    // simply gone.
     for (const u of n.unsynced) {
       const cur = n.keys[u];
-      n.durable[u] = cur ? { value: cur.value, deleted: !!cur.deleted } : { deleted: true };
+      if (!cur || cur.deleted) {
+        delete n.durable[u];
+        if (cur) delete n.keys[u];
+      } else {
+        n.durable[u] = { value: cur.value, deleted: false };
+        cur.synced = true;
+      }
     }
     n.unsynced = [];
-    n.durable[k] = { value: kc.value, deleted: !!kc.deleted };
+    if (kc.deleted) delete n.durable[k];
+    else n.durable[k] = { value: kc.value, deleted: false };
   } else {
     n.unsynced.push(k);
   }
-  if (kc.deleted) {
-    n.keys[k] = { value: null, synced: kc.synced, deleted: true, at: time, seq };
+  if (kc.deleted && kc.synced) {
+    delete n.keys[k];
+  } else if (kc.deleted) {
+    // Kept until synced: a crash before then brings the key back.
+    n.keys[k] = { value: null, synced: false, deleted: true, at: time, seq };
   } else {
     n.keys[k] = { value: kc.value, synced: kc.synced, deleted: false, at: time, seq };
   }

@@ -73,7 +73,9 @@ export class MessagesView {
       const rec = state.messages[key];
       const m = rec.msg;
       if (!view.showHeartbeats && (m.type === 'MsgHeartbeat' || m.type === 'MsgHeartbeatResp') && rec.status !== 'dropped') continue;
-      if (rec.status === 'delivered') continue;
+      // A real network delivers in a millisecond: keep a delivered message
+      // on screen for its minimum flight so it can be seen at all.
+      if (rec.status === 'delivered' && !(view.live && view.t < rec.sentAt + MIN_FLIGHT_MS)) continue;
       const a = view.pos[m.from];
       const b = view.pos[m.to];
       if (!a || !b) continue;
