@@ -53,13 +53,17 @@ func (n *Node) ProposeConfChange(reqID uint64, cc *pb.ConfChangeV2, urls map[uin
 	if _, dup := n.ccs[reqID]; dup {
 		return ErrDuplicateRequest
 	}
+	refuse := func(err error) error {
+		n.emit(Event{Kind: KindConfChange, ConfChange: &ConfChangeInfo{Phase: "refused", Changes: describeChanges(cc), ReqID: reqID, Reason: err.Error()}})
+		return err
+	}
 	for _, p := range n.ccs {
 		if p.index == 0 || p.index > n.applied {
-			return fmt.Errorf("%w: another conf change is pending", ErrConfChangeIgnored)
+			return refuse(fmt.Errorf("%w: another conf change is pending", ErrConfChangeIgnored))
 		}
 	}
 	if err := checkConfChange(n.confState, cc); err != nil {
-		return err
+		return refuse(err)
 	}
 	for id, u := range urls {
 		if id == 0 || len(u) > MaxURLBytes {

@@ -7,7 +7,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html app.css js wasm
+//go:embed index.html app.css js wasm lessons
 var files embed.FS
 
 // FS returns the UI's files.

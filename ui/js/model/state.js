@@ -132,7 +132,14 @@ export function apply(state, e) {
       n.applied = e.apply.to;
       n.lastApply = { from: e.apply.from, to: e.apply.to, at: e.time };
       break;
-    case 'snapshot': n.lastSnapshot = { ...e.snapshot, at: e.time }; break;
+    case 'snapshot':
+      n.lastSnapshot = { ...e.snapshot, at: e.time };
+      // Installing a leader's snapshot applies everything up to it (§7).
+      if (e.snapshot.phase === 'applied') {
+        n.applied = Math.max(n.applied, e.snapshot.index);
+        n.commit = Math.max(n.commit, e.snapshot.index);
+      }
+      break;
     case 'compact': break; // the key deletes say it all
     case 'confChange':
       if (e.confChange.phase === 'applied' && e.confChange.confState) {

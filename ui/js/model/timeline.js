@@ -97,9 +97,11 @@ export class Timeline {
   /** Drops every event after time t (a fork): the run goes on from there. */
   truncate(t) {
     const at = this.indexAt(t);
+    // The state at the cut is computed before the events after it go.
+    const head = clone(this.stateAtIndex(at, t));
     this.events.length = at - this.offset;
     this.checkpoints = this.checkpoints.filter((c) => c.at <= at);
-    this.head = clone(this.stateAtIndex(at, t));
+    this.head = head;
     this.head.time = Math.max(this.head.time, t);
     this.cursor = { at, state: clone(this.head) };
   }
