@@ -56,8 +56,9 @@ export class Controls {
     const act = (a) => app.act(a);
     const sel = () => app.selected;
     const bar = this.doc.getElementById('actions');
-    const keyIn = h('input', { id: 'act-key', type: 'text', value: 'x', 'aria-label': t('ctl.key'), maxlength: '64' });
-    const valIn = h('input', { id: 'act-value', type: 'text', value: '1', 'aria-label': t('ctl.value'), maxlength: '256' });
+    const keep = (id, def) => this.doc.getElementById(id)?.value ?? def;
+    const keyIn = h('input', { id: 'act-key', type: 'text', value: keep('act-key', 'x'), 'aria-label': t('ctl.key'), maxlength: '64' });
+    const valIn = h('input', { id: 'act-value', type: 'text', value: keep('act-value', '1'), 'aria-label': t('ctl.value'), maxlength: '256' });
     const client = h('div', { class: 'group', role: 'group', 'aria-label': t('ctl.client') },
       h('strong', { text: t('ctl.client') }), keyIn, valIn,
       h('button', { 'data-act': 'put', text: t('act.put'), on: { click: () => act({ kind: 'put', key: this.key(), value: this.value() }) } }),

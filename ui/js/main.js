@@ -89,6 +89,7 @@ export class App {
 
   translate() {
     for (const e of this.doc.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
+    for (const e of this.doc.querySelectorAll('[data-i18n-title]')) e.title = t(e.dataset.i18nTitle);
     renderLegend(this.doc.getElementById('legend-body'));
     this.lastPanelSeq = -1;
     this.feed?.reset();
@@ -98,6 +99,7 @@ export class App {
     setLanguage(code);
     localStorage.setItem('raftlab.lang', language());
     this.translate();
+    this.controls.buildActions();
     this.controls.update();
     this.lessons.render();
   }

@@ -42,7 +42,7 @@ export function describe(e, opts = {}) {
       return { text: t('feed.drop', { type: e.msg.type, from: e.msg.from, to: e.msg.to, reason: e.msg.reason || '' }), cls: 'bad' };
     case 'commit': return { text: t('feed.commit', { from: e.commit.from, to: e.commit.to }) };
     case 'apply': {
-      const datas = (e.apply.entries || []).map((x) => x.data).filter(Boolean);
+      const datas = (e.apply.entries || []).map((x) => x.data || t('logs.noop'));
       return { text: t('feed.apply', { from: e.apply.from, to: e.apply.to, what: datas.slice(0, 3).join(', ') + (datas.length > 3 ? '…' : '') }) };
     }
     case 'snapshot': {
