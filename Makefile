@@ -5,7 +5,7 @@ GO        ?= go
 GOROOT    := $(shell $(GO) env GOROOT)
 WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 # Packages that build for js/wasm (the browser runs them).
-WASM_PKGS := ./core/... ./storage ./storage/memory ./storage/storagetest
+WASM_PKGS := ./core/... ./storage ./storage/memory ./storage/storagetest ./transport/ws
 
 .PHONY: all test test-go test-wasm verify bench bench-go bench-wasm fuzz build cluster run wasm
 
@@ -55,6 +55,7 @@ bench: bench-go bench-wasm
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/badger
+	$(GO) test -run '^$$' -bench . -count 3 ./transport/ws
 	$(GO) test -run '^$$' -bench SimTicks -benchtime 3000x ./core/sim
 	$(GO) test -run '^$$' -bench MemoryPerNode -benchtime 3x ./core/sim
 
@@ -66,3 +67,6 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./core
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeKVSnapshot$$' -fuzztime $(FUZZTIME) ./core
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeConfURLs$$' -fuzztime $(FUZZTIME) ./core
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./transport/ws
+	$(GO) test -run '^$$' -fuzz '^FuzzHandshake$$' -fuzztime $(FUZZTIME) ./transport/ws

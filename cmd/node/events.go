@@ -1,0 +1,229 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/raftlab/raftlab/core"
+)
+
+// GET /events streams this member's events in the shared schema
+// (core/events.go) over a WebSocket, each frame a JSON object:
+//
+//	{"hello": {...}}          first, once: who is talking, the schema version
+//	{"events": [...]}         a batch of events, in sequence order
+//
+// ?since=SEQ resumes after event SEQ from the bounded history; when the
+// history no longer reaches back that far, a "dropped" event says how many
+// were missed. A consumer that falls behind is cut off with close code 4001
+// and may resume. Browsers may connect only from this member's own origin
+// or an allowed one, and only under a host name this member answers to, so
+// neither a cross-site page nor a DNS-rebinding one can read the stream.
+
+const (
+	closeTooSlow   = 4001
+	eventsPerFrame = 512
+	eventsPing     = 20 * time.Second
+	eventsWrite    = 10 * time.Second
+)
+
+// streamHello opens an event stream.
+type streamHello struct {
+	V         int    `json:"v"`
+	Member    uint64 `json:"member"`
+	ClusterID string `json:"clusterId"`
+	// Last is the newest sequence number when the stream opened.
+	Last uint64 `json:"last"`
+}
+
+type streamFrame struct {
+	Hello  *streamHello `json:"hello,omitempty"`
+	Events []core.Event `json:"events,omitempty"`
+}
+
+// hostAllowed reports whether a request's Host names this member: its
+// advertised host, its listen address, a loopback name, or the host of an
+// allowed origin. A DNS-rebinding page reaches us under its own name.
+func (s *server) hostAllowed(host string) bool {
+	h := strings.ToLower(host)
+	if hn, _, err := net.SplitHostPort(h); err == nil {
+		h = hn
+	}
+	h = strings.Trim(h, "[]")
+	allowed := []string{"localhost", "127.0.0.1", "::1"}
+	for _, u := range append([]string{s.opts.advertiseURL}, s.opts.allowedOrigins...) {
+		if pu, err := url.Parse(u); err == nil {
+			allowed = append(allowed, strings.ToLower(pu.Hostname()))
+		}
+	}
+	if lh, _, err := net.SplitHostPort(s.opts.listen); err == nil && lh != "" {
+		allowed = append(allowed, strings.ToLower(strings.Trim(lh, "[]")))
+	}
+	return slices.Contains(allowed, h)
+}
+
+// originAllowed: no Origin (not a browser), the same origin as the
+// request's host, an allowed one, or a member of the cluster (the UI served
+// by one member watches them all).
+func (s *server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host) || s.trustedOrigin(origin)
+}
+
+// trustedOrigin reports whether origin is an allowed origin or a member's
+// advertised URL.
+func (s *server) trustedOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	o := strings.ToLower(u.Scheme + "://" + u.Host)
+	if slices.Contains(s.opts.allowedOrigins, o) {
+		return true
+	}
+	for _, m := range s.driver.Status().Members {
+		if mu, err := url.Parse(m.URL); err == nil && strings.EqualFold(mu.Scheme+"://"+mu.Host, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// cors lets a page from a trusted origin (an allowed origin, or another
+// member) call this member's API: the visualizer served by one member, or
+// by raftnode demo, talks to all of them. Admin calls still need the token.
+func (s *server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && s.trustedOrigin(origin) && !strings.HasPrefix(r.URL.Path, "/raft") {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Expose-Headers", "X-Raftlab-Index")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) events(w http.ResponseWriter, r *http.Request) {
+	if !s.hostAllowed(r.Host) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("host %q is not this member's: use its address, or add the origin to --allowed-origins", r.Host))
+		return
+	}
+	if !s.originAllowed(r) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("origin %q may not read this member's events: add it to --allowed-origins", r.Header.Get("Origin")))
+		return
+	}
+	var since uint64
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("since=%q: want an event sequence number", v))
+			return
+		}
+		since = n
+	}
+	up := websocket.Upgrader{
+		HandshakeTimeout:  5 * time.Second,
+		EnableCompression: false,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
+	}
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	defer conn.Close()
+	s.metrics.eventStreams.Inc()
+	defer s.metrics.eventStreams.Dec()
+	backlog, missed, sub := s.hub.subscribe(since)
+	defer s.hub.unsubscribe(sub)
+
+	// The reader only answers pings and notices the close.
+	conn.SetReadLimit(4 << 10)
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	send := func(f streamFrame) error {
+		b, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(eventsWrite))
+		return conn.WriteMessage(websocket.TextMessage, b)
+	}
+	if send(streamFrame{Hello: &streamHello{V: core.SchemaVersion, Member: s.opts.id, ClusterID: fmt.Sprintf("%016x", s.clusterID), Last: s.hub.lastSeq()}}) != nil {
+		return
+	}
+	if missed > 0 {
+		backlog = append([]core.Event{{V: core.SchemaVersion, Seq: since + missed, Node: s.opts.id, Kind: core.KindDropped, Dropped: &core.DroppedInfo{Count: missed}}}, backlog...)
+	}
+	for len(backlog) > 0 {
+		n := min(len(backlog), eventsPerFrame)
+		if send(streamFrame{Events: backlog[:n]}) != nil {
+			return
+		}
+		backlog = backlog[n:]
+	}
+	ping := time.NewTicker(eventsPing)
+	defer ping.Stop()
+	batch := make([]core.Event, 0, eventsPerFrame)
+	for {
+		select {
+		case e := <-sub.ch:
+			batch = append(batch[:0], e)
+		more:
+			for len(batch) < eventsPerFrame {
+				select {
+				case e := <-sub.ch:
+					batch = append(batch, e)
+				default:
+					break more
+				}
+			}
+			if send(streamFrame{Events: batch}) != nil {
+				return
+			}
+		case <-sub.cut:
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeTooSlow, "consumer too slow: resume with ?since="), time.Now().Add(time.Second))
+			return
+		case <-ping.C:
+			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(eventsWrite)) != nil {
+				return
+			}
+		case <-gone:
+			return
+		case <-s.stopping:
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "member stopping"), time.Now().Add(time.Second))
+			return
+		}
+	}
+}
