@@ -64,7 +64,7 @@ func serveUI(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.FileServerFS(ui.FS()), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: ui.Handler(ui.FS()), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String() + "/"

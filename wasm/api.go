@@ -103,10 +103,10 @@ func (a *api) create(configJSON string) (any, error) {
 
 // batch is what advance and step hand back.
 type batch struct {
-	Now    int64        `json:"now"`
-	Steps  uint64       `json:"steps"`
-	NextAt *int64       `json:"nextAt,omitempty"`
-	Events []core.Event `json:"events"`
+	Now    int64           `json:"now"`
+	Steps  uint64          `json:"steps"`
+	NextAt *int64          `json:"nextAt,omitempty"`
+	Events json.RawMessage `json:"events"`
 	// More is true when events are left in the buffer (ask again).
 	More bool `json:"more"`
 	// Halted is the run's safety violation or failure, once it stopped.
@@ -114,16 +114,14 @@ type batch struct {
 }
 
 func (a *api) batchOf(c *sim.Cluster, maxEvents int) batch {
-	b := batch{Now: c.Now(), Steps: c.Steps(), Events: c.TakeEvents(maxEvents)}
+	events, _ := c.TakeEventsJSON(maxEvents)
+	b := batch{Now: c.Now(), Steps: c.Steps(), Events: events}
 	if t, ok := c.NextAt(); ok {
 		b.NextAt = &t
 	}
 	b.More = c.BufferedEvents() > 0
 	if err := c.Err(); err != nil {
 		b.Halted = err.Error()
-	}
-	if b.Events == nil {
-		b.Events = []core.Event{}
 	}
 	return b
 }

@@ -9,14 +9,16 @@ import (
 	"github.com/raftlab/raftlab/core"
 )
 
-// eventLog stamps, hashes and buffers the events of a run. The buffer is
-// bounded: when the consumer falls behind, events are counted as dropped and
-// a KindDropped event says how many, once there is room again.
+// eventLog stamps, hashes and buffers the events of a run. Each event is
+// encoded to JSON once: the same bytes feed the trace hash and go to the
+// page. The buffer is bounded: when the consumer falls behind, events are
+// counted as dropped and a KindDropped event says how many, once there is
+// room again.
 type eventLog struct {
 	on      bool
 	max     int
 	seq     uint64
-	buf     []core.Event
+	buf     [][]byte
 	dropped uint64
 	trace   hash.Hash
 }
@@ -31,23 +33,23 @@ func (c *Cluster) record(e core.Event) {
 	if l.dropped > 0 && len(l.buf) < l.max {
 		l.seq++
 		d := core.Event{V: core.SchemaVersion, Seq: l.seq, Time: c.now, Kind: core.KindDropped, Dropped: &core.DroppedInfo{Count: l.dropped}}
-		l.buf = append(l.buf, d)
-		l.hash(d)
+		l.buf = append(l.buf, l.encode(d))
 		l.dropped = 0
 	}
 	l.seq++
 	e.V = core.SchemaVersion
 	e.Seq = l.seq
 	e.Time = c.now
-	l.hash(e)
+	b := l.encode(e)
 	if len(l.buf) >= l.max {
 		l.dropped++
 		return
 	}
-	l.buf = append(l.buf, e)
+	l.buf = append(l.buf, b)
 }
 
-func (l *eventLog) hash(e core.Event) {
+// encode returns e as JSON and folds it into the trace hash.
+func (l *eventLog) encode(e core.Event) []byte {
 	if l.trace == nil {
 		l.trace = sha256.New()
 	}
@@ -57,22 +59,53 @@ func (l *eventLog) hash(e core.Event) {
 	}
 	l.trace.Write(b)
 	l.trace.Write([]byte{'\n'})
+	return b
 }
 
-// TakeEvents returns up to max buffered events (all when max <= 0) and
-// removes them from the buffer.
-func (c *Cluster) TakeEvents(max int) []core.Event {
-	l := &c.events
+// take removes and returns up to max buffered events (all when max <= 0).
+func (l *eventLog) take(max int) [][]byte {
 	n := len(l.buf)
 	if max > 0 && max < n {
 		n = max
 	}
-	out := make([]core.Event, n)
+	out := make([][]byte, n)
 	copy(out, l.buf[:n])
 	rest := copy(l.buf, l.buf[n:])
 	clear(l.buf[rest:])
 	l.buf = l.buf[:rest]
 	return out
+}
+
+// TakeEvents returns up to max buffered events (all when max <= 0) and
+// removes them from the buffer.
+func (c *Cluster) TakeEvents(max int) []core.Event {
+	raw := c.events.take(max)
+	out := make([]core.Event, len(raw))
+	for i, b := range raw {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			panic("sim: an event does not decode: " + err.Error())
+		}
+	}
+	return out
+}
+
+// TakeEventsJSON is TakeEvents as a JSON array, the bytes the events were
+// encoded to once: what the page receives, without encoding them again.
+func (c *Cluster) TakeEventsJSON(max int) (json.RawMessage, int) {
+	raw := c.events.take(max)
+	size := 2 + len(raw)
+	for _, b := range raw {
+		size += len(b)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '[')
+	for i, b := range raw {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	return append(out, ']'), len(raw)
 }
 
 // BufferedEvents returns how many events wait for TakeEvents.

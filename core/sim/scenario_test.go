@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -435,7 +436,7 @@ func describe(e core.Event) string {
 		if e.Key.Synced {
 			sync = " (synced)"
 		}
-		return fmt.Sprintf("key %s = %+v%s", e.Key.Key, e.Key.Value, sync)
+		return fmt.Sprintf("key %s = %s%s", e.Key.Key, jsonValue(e.Key.Value), sync)
 	case core.KindProgress:
 		p := e.Progress
 		s := fmt.Sprintf("progress of n%d: match %d next %d %s", p.Peer, p.Match, p.Next, p.State)
@@ -621,7 +622,20 @@ func (s *scenario) storage(id uint64) string {
 	}
 	var b strings.Builder
 	_ = n.Store().Dump(false, func(c storage.KeyChange) {
-		fmt.Fprintf(&b, "%s = %+v\n", c.Key, c.Value)
+		fmt.Fprintf(&b, "%s = %s\n", c.Key, jsonValue(c.Value))
 	})
 	return b.String()
+}
+
+// jsonValue renders a decoded storage value as compact JSON, the form the
+// event stream carries it in.
+func jsonValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }

@@ -35,6 +35,7 @@ export class Controls {
     this.playBtn.addEventListener('click', () => app.play());
     this.stepBtn.addEventListener('click', () => app.stepOnce());
     this.speed.addEventListener('input', () => app.setSpeed(speedOf(this.speed.value)));
+    $('quiet').addEventListener('change', (ev) => { app.skipQuiet = ev.target.checked; });
     this.scrub.addEventListener('input', () => { app.playing = false; app.seek(Number(this.scrub.value)); });
     $('language').addEventListener('change', (ev) => app.setLanguage(ev.target.value));
     $('large').addEventListener('click', () => this.toggleLarge());

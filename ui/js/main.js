@@ -25,6 +25,12 @@ import { DEFAULT_CONFIG, fmtTime } from './config.js';
 
 /** Events pulled from the simulator per frame at most. */
 const MAX_EVENTS_PER_FRAME = 20000;
+/**
+ * While no message is in flight, a slowed-down simulation runs at this
+ * speed at least: timers fill in real time, then everything slows down
+ * again for the messages, which are what a student needs to follow.
+ */
+const QUIET_SPEED = 1;
 
 export class App {
   constructor(doc) {
@@ -39,7 +45,9 @@ export class App {
     this.simTime = 0;
     this.playing = false;
     /** virtual ms per real ms */
-    this.speed = 0.1;
+    this.speed = 0.2;
+    /** run quiet stretches (no message in flight) at QUIET_SPEED */
+    this.skipQuiet = true;
     this.selected = 0;
     this.selectedMsg = '';
     this.tab = 'logs';
@@ -50,8 +58,14 @@ export class App {
     this.lastPanelSeq = -1;
     this.reducedMotion = globalThis.matchMedia?.('(prefers-reduced-motion: reduce)').matches ?? false;
     this.hidden = doc.hidden;
+    /** bumped by anything that changes the drawing without an event */
+    this.dirty = 0;
+    this.lastKey = '';
     /** frame timings for the performance figure (ms) */
     this.frameTimes = [];
+    /** how many times the page drew, and when it first showed a leader */
+    this.renders = 0;
+    this.firstLeaderAt = 0;
   }
 
   get tickMs() { return this.config?.tickMs || 100; }
@@ -68,7 +82,8 @@ export class App {
     this.lessons = new Lessons(doc, this);
     this.liveUI = new LiveUI(doc, this);
     this.translate();
-    doc.addEventListener('visibilitychange', () => { this.hidden = doc.hidden; });
+    doc.addEventListener('visibilitychange', () => { this.hidden = doc.hidden; this.dirty++; });
+    globalThis.addEventListener?.('resize', () => { this.dirty++; });
     try {
       this.sim = await loadSimulator();
     } catch (err) {
@@ -92,6 +107,7 @@ export class App {
     for (const e of this.doc.querySelectorAll('[data-i18n-title]')) e.title = t(e.dataset.i18nTitle);
     renderLegend(this.doc.getElementById('legend-body'));
     this.lastPanelSeq = -1;
+    this.dirty++;
     this.feed?.reset();
   }
 
@@ -247,16 +263,24 @@ export class App {
     this.lastFrame = ts;
     const t0 = performance.now();
     if (this.playing && !this.hidden) {
-      this.viewTime += dt * this.speed;
+      this.viewTime += dt * this.pace();
       if (this.mode === 'live') {
         this.viewTime = Math.min(this.viewTime, this.timeline.endTime);
       } else if (this.viewTime > this.simTime) {
+        const p0 = performance.now();
         this.pull(this.viewTime);
+        this.pullTimes?.push(performance.now() - p0);
         this.viewTime = Math.min(this.viewTime, this.simTime);
       }
       this.lessons.tick();
     }
-    if (!this.hidden) this.render();
+    // Draw only when something can have changed: a paused page costs
+    // nothing but this comparison.
+    const key = `${this.viewTime}|${this.timeline.length}|${this.selected}|${this.selectedMsg}|${this.tab}|${language()}|${this.dirty}`;
+    if (!this.hidden && key !== this.lastKey) {
+      this.lastKey = key;
+      this.render();
+    }
     const spent = performance.now() - t0;
     this.frameTimes.push(spent);
     if (this.frameTimes.length > 600) this.frameTimes.shift();
@@ -265,7 +289,19 @@ export class App {
 
   state() { return this.timeline.stateAt(this.viewTime); }
 
+  /** The speed this frame plays at: faster through quiet stretches. */
+  pace() {
+    if (!this.skipQuiet || this.mode === 'live' || this.speed >= QUIET_SPEED) return this.speed;
+    const msgs = this.state().messages;
+    for (const k in msgs) {
+      const m = msgs[k];
+      if (m.status === 'flying' && m.sentAt <= this.viewTime) return this.speed;
+    }
+    return QUIET_SPEED;
+  }
+
   render() {
+    this.renders++;
     const state = this.state();
     const view = {
       t: this.viewTime,
@@ -279,14 +315,16 @@ export class App {
     this.cluster.render(state, view);
     view.pos = this.cluster.pos;
     this.messages.render(state, view);
-    if (!this.selected || !state.nodes[this.selected]) this.selected = leaderOf(state) || Number(Object.keys(state.nodes)[0]) || 0;
+    const lead = leaderOf(state);
+    if (lead && !this.firstLeaderAt) this.firstLeaderAt = performance.now();
+    if (!this.selected || !state.nodes[this.selected]) this.selected = lead || Number(Object.keys(state.nodes)[0]) || 0;
     const panelKey = `${state.seq}:${this.selected}:${this.tab}:${language()}`;
     if (panelKey !== this.lastPanelSeq) {
       this.lastPanelSeq = panelKey;
       this.renderPanel(state, view);
       this.controls.updateClock();
     }
-    this.feed.render(this.timeline, this.viewTime);
+    this.feed.render(this.timeline, this.viewTime, this.playing ? 100 : 0);
     this.detail.refresh(state, view);
   }
 
@@ -303,6 +341,7 @@ export class App {
   }
 
   setTab(tab) {
+    this.dirty++;
     this.tab = tab;
     for (const b of this.doc.querySelectorAll('.inspector [role=tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === tab));
     for (const p of this.doc.querySelectorAll('.inspector .panel')) p.hidden = p.id !== `panel-${tab}`;
@@ -310,6 +349,7 @@ export class App {
   }
 
   select(id) {
+    this.dirty++;
     this.selected = id;
     this.lastPanelSeq = -1;
     this.controls.update();
@@ -321,6 +361,7 @@ export class App {
   }
 
   onMessage(key, ev) {
+    this.dirty++;
     this.selectedMsg = key;
     this.detail.open(key, ev);
   }

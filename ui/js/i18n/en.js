@@ -70,6 +70,8 @@ export default {
   'ctl.pause': 'Pause',
   'ctl.step': 'Step',
   'ctl.speed': 'Speed',
+  'ctl.quiet': 'skip quiet time',
+  'ctl.quietTitle': 'While no message is in flight, play at normal speed: timers fill in real time, messages still move slowly',
   'ctl.time': 'Time',
   'ctl.client': 'Client',
   'ctl.key': 'key',

@@ -71,6 +71,8 @@ export default {
   'ctl.pause': '暂停',
   'ctl.step': '单步',
   'ctl.speed': '速度',
+  'ctl.quiet': '跳过空闲时间',
+  'ctl.quietTitle': '没有消息在途时按正常速度播放：计时器按真实时间走，消息仍然慢速移动',
   'ctl.time': '时间',
   'ctl.client': '客户端',
   'ctl.key': '键',

@@ -88,6 +88,7 @@ export class FeedView {
     this.ol = ol;
     this.helpers = helpers;
     this.until = -1; // absolute index of the next event to show
+    this.lastAt = 0;
     this.messages = false;
     const box = document.getElementById('feed-messages');
     box?.addEventListener('change', () => { this.messages = box.checked; this.reset(); });
@@ -125,29 +126,32 @@ export class FeedView {
     return li;
   }
 
-  /** Shows the events up to time tt. */
-  render(timeline, tt) {
+  /**
+   * Shows the events up to time tt. While playing, the feed is refreshed at
+   * most every throttleMs of real time: lines that scroll by faster than
+   * anyone reads are not worth a frame.
+   */
+  render(timeline, tt, throttleMs = 0) {
     const end = timeline.indexAt(tt);
     if (end === this.until) return;
+    const now = performance.now();
+    if (throttleMs && now - this.lastAt < throttleMs && end > this.until && this.until >= 0) return;
+    this.lastAt = now;
     const atBottom = this.ol.scrollHeight - this.ol.scrollTop - this.ol.clientHeight < 40;
-    if (end < this.until || this.until < 0 || end - this.until > 4 * MAX_LINES) {
-      // Going back, or too far ahead: rebuild from the last lines.
-      this.ol.replaceChildren();
-      const lines = [];
-      for (let i = end - 1; i >= timeline.offset && lines.length < MAX_LINES; i--) {
-        const li = this.line(timeline.events[i - timeline.offset]);
-        if (li) lines.push(li);
-      }
-      this.ol.append(...lines.reverse());
-    } else {
-      const frag = document.createDocumentFragment();
-      for (let i = Math.max(this.until, timeline.offset); i < end; i++) {
-        const li = this.line(timeline.events[i - timeline.offset]);
-        if (li) frag.appendChild(li);
-      }
-      this.ol.appendChild(frag);
-      while (this.ol.childElementCount > MAX_LINES) this.ol.firstElementChild.remove();
+    const from = end < this.until || this.until < 0 ? timeline.offset : Math.max(this.until, timeline.offset);
+    // Only the newest MAX_LINES lines can be shown: build those, newest
+    // first, and stop.
+    const lines = [];
+    const cap = throttleMs ? MAX_LINES / 2 : MAX_LINES;
+    for (let i = end - 1; i >= from && lines.length < cap; i--) {
+      const li = this.line(timeline.events[i - timeline.offset]);
+      if (li) lines.push(li);
     }
+    lines.reverse();
+    if (from === timeline.offset || lines.length >= cap) this.ol.replaceChildren(...lines);
+    else this.ol.append(...lines);
+    let extra = this.ol.childElementCount - MAX_LINES;
+    while (extra-- > 0) this.ol.firstElementChild.remove();
     this.until = end;
     if (atBottom) this.ol.scrollTop = this.ol.scrollHeight;
   }
