@@ -5,6 +5,7 @@
 import { t, language } from './i18n.js';
 import { leaderOf, nodeIds } from './model/state.js';
 import { fmtTime, DEFAULT_CONFIG } from './config.js';
+import { wallClock } from './render/feed.js';
 
 function h(tag, attrs = {}, ...kids) {
   const e = document.createElement(tag);
@@ -84,8 +85,9 @@ export class Controls {
       h('strong', { text: t('ctl.cluster') }),
       h('button', { 'data-act': 'snapshot', text: t('act.snapshot'), on: { click: () => act({ kind: 'snapshot', node: sel() }) } }),
       h('button', { 'data-act': 'transfer', text: t('act.transfer'), on: { click: () => act({ kind: 'transfer', peer: sel() }) } }),
-      h('button', { 'data-act': 'addNode', text: t('act.addNode'), on: { click: () => act({ kind: 'addNode', peer: this.nextID() }) } }),
-      h('button', { 'data-act': 'addLearner', text: t('act.addLearner'), on: { click: () => act({ kind: 'addLearner', peer: this.nextID() }) } }),
+      // A real member is added by starting a raftnode with --join.
+      h('button', { 'data-act': 'addNode', class: 'sim-only', text: t('act.addNode'), on: { click: () => act({ kind: 'addNode', peer: this.nextID() }) } }),
+      h('button', { 'data-act': 'addLearner', class: 'sim-only', text: t('act.addLearner'), on: { click: () => act({ kind: 'addLearner', peer: this.nextID() }) } }),
       h('button', { 'data-act': 'promote', text: t('act.promote'), on: { click: () => act({ kind: 'promote', peer: sel() }) } }),
       h('button', { 'data-act': 'remove', text: t('act.remove'), on: { click: () => act({ kind: 'remove', peer: sel() }) } }),
     );
@@ -201,7 +203,7 @@ export class Controls {
     this.scrub.min = String(Math.floor(app.timeline.startTime));
     this.scrub.max = String(Math.ceil(end));
     this.scrub.value = String(Math.floor(app.viewTime));
-    const rel = app.mode === 'live' ? new Date(app.viewTime).toLocaleTimeString() : fmtTime(app.viewTime);
+    const rel = app.mode === 'live' ? wallClock(app.viewTime) : fmtTime(app.viewTime);
     this.clock.textContent = rel;
     const past = app.inPast && !app.playing;
     this.clock.classList.toggle('past', past);

@@ -79,6 +79,13 @@ export function describe(e, opts = {}) {
   }
 }
 
+/** A real member's time of day, to the millisecond, 24-hour. */
+export function wallClock(ms) {
+  const d = new Date(ms);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
 export class FeedView {
   /**
    * @param {HTMLOListElement} ol
@@ -116,7 +123,7 @@ export class FeedView {
     if (d.cls) li.className = d.cls;
     const tm = document.createElement('span');
     tm.className = 't';
-    tm.textContent = e.time > 1e12 ? new Date(e.time).toLocaleTimeString() : (e.time / 1000).toFixed(3);
+    tm.textContent = e.time > 1e12 ? wallClock(e.time) : (e.time / 1000).toFixed(3);
     const who = document.createElement('span');
     who.className = 'n';
     who.textContent = e.node ? `n${e.node}` : '';
