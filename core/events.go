@@ -199,8 +199,11 @@ type ReadyInfo struct {
 	// syncs for a snapshot).
 	MustSync bool `json:"mustSync"`
 	Synced   bool `json:"synced"`
-	// Messages is how many messages were released after persisting.
+	// Messages is how many messages were released.
 	Messages int `json:"messages"`
+	// SentBeforePersist: a leader sent its messages while it persisted
+	// (thesis §10.2.1); otherwise they left after the write.
+	SentBeforePersist bool `json:"sentBeforePersist,omitempty"`
 	// Committed entries to apply, as [CommittedFrom, CommittedTo].
 	CommittedFrom uint64 `json:"committedFrom,omitempty"`
 	CommittedTo   uint64 `json:"committedTo,omitempty"`

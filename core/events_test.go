@@ -39,7 +39,7 @@ func sampleEvents() []Event {
 		with(KindDeliver, func(e *Event) { e.Msg = msg }),
 		with(KindDrop, func(e *Event) { e.Msg = msg }),
 		with(KindReady, func(e *Event) {
-			e.Ready = &ReadyInfo{Number: 4, EntriesFrom: 6, EntriesTo: 7, HardState: &hs, Snapshot: 5, MustSync: true, Synced: true, Messages: 4, CommittedFrom: 5, CommittedTo: 6, ReadStates: 1}
+			e.Ready = &ReadyInfo{Number: 4, EntriesFrom: 6, EntriesTo: 7, HardState: &hs, Snapshot: 5, MustSync: true, Synced: true, Messages: 4, SentBeforePersist: true, CommittedFrom: 5, CommittedTo: 6, ReadStates: 1}
 		}),
 		with(KindKey, func(e *Event) { e.Key = &storage.KeyChange{Key: "/raft/hard_state", Value: hs, Synced: true} }),
 		with(KindCommit, func(e *Event) { e.Commit = &CommitInfo{From: 5, To: 6} }),

@@ -100,9 +100,9 @@ func finishSnapshotData(n uint64, body []byte) []byte {
 }
 
 // kvRestorer returns the storage.Restorer that replaces the state machine in
-// e with snapshot data, in the snapshot's batch.
+// e with snapshot data, in batches of bounded size.
 func kvRestorer(e storage.Engine) storage.Restorer {
-	return func(data []byte, b *storage.Batch) error {
+	return func(data []byte, apply func(*storage.Batch) error) error {
 		pairs, err := decodeKVSnapshot(data)
 		if err != nil {
 			return err
@@ -112,20 +112,43 @@ func kvRestorer(e storage.Engine) storage.Restorer {
 			keep[string(p[0])] = true
 		}
 		// Delete what the snapshot does not hold, then write what it
-		// holds: a restore is a replacement.
+		// holds: a restore is a replacement. The keys to delete are
+		// collected first: an engine may not be written while scanned.
+		var gone [][]byte
 		err = scanSM(e, func(k, _ []byte) error {
 			if !keep[string(k)] {
-				b.Delete(bytes.Clone(k))
+				gone = append(gone, bytes.Clone(k))
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		var b storage.Batch
+		size := 0
+		flush := func(force bool) error {
+			if b.Len() == 0 || (!force && size < storage.RestoreChunkBytes) {
+				return nil
+			}
+			err := apply(&b)
+			b, size = storage.Batch{}, 0
+			return err
+		}
+		for _, k := range gone {
+			b.Delete(k)
+			size += len(k) + 16
+			if err := flush(false); err != nil {
+				return err
+			}
+		}
 		for _, p := range pairs {
 			b.Put(p[0], p[1])
+			size += len(p[0]) + len(p[1]) + 16
+			if err := flush(false); err != nil {
+				return err
+			}
 		}
-		return nil
+		return flush(true)
 	}
 }
 

@@ -111,6 +111,12 @@ func NewNode(cfg Config, store *storage.Store) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// A crash during a snapshot's restore left the state machine behind
+	// the log: finish it before anything reads the store.
+	store.SetRestorer(kvRestorer(store.Engine()))
+	if err := store.FinishRestore(); err != nil {
+		return nil, err
+	}
 	n = &Node{
 		cfg:       c,
 		id:        c.ID,
@@ -127,7 +133,6 @@ func NewNode(cfg Config, store *storage.Store) (n *Node, err error) {
 	hs := store.HardState()
 	n.term, n.commit = hs.GetTerm(), hs.GetCommit()
 	store.SetDescriber(DescribeEntryData)
-	store.SetRestorer(kvRestorer(store.Engine()))
 	if n.sink != nil {
 		store.SetObserver(func(c storage.KeyChange) { n.emit(Event{Kind: KindKey, Key: &c}) })
 	}

@@ -39,6 +39,17 @@ type Output struct {
 // batch; serve reads; Advance. Call it while HasReady. An error stops the
 // member.
 func (n *Node) HandleReady() (out Output, err error) {
+	return n.HandleReadyEarly(nil)
+}
+
+// HandleReadyEarly is HandleReady for a driver that pipelines: when the
+// member leads (before and after this Ready), early receives the Ready's
+// messages before the batch is persisted, and Output.Messages is empty. A
+// leader may send its appends while it writes them itself (thesis §10.2.1):
+// an entry is committed only once a majority persisted it, and the leader's
+// own vote in that majority waits for its write. A follower's or a
+// candidate's messages acknowledge what it persists, so they always wait.
+func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err error) {
 	if n.stopped != nil {
 		return out, n.stopped
 	}
@@ -50,13 +61,21 @@ func (n *Node) HandleReady() (out Output, err error) {
 	out.Ready = rd
 	n.readyNum++
 
+	sendEarly := early != nil && len(rd.Messages) > 0 && n.role == raft.StateLeader &&
+		(rd.SoftState == nil || rd.SoftState.RaftState == raft.StateLeader)
 	if n.sink != nil {
-		n.emit(Event{Kind: KindReady, Ready: readyInfo(n.readyNum, rd)})
+		info := readyInfo(n.readyNum, rd)
+		info.SentBeforePersist = sendEarly
+		n.emit(Event{Kind: KindReady, Ready: info})
 	}
 	n.noteRole(rd, &out)
+	if sendEarly {
+		early(rd.Messages)
+		n.noteOutgoing(rd.Messages)
+	}
 
-	// 1. Persist, in one batch (§5.1: persistent state is updated on stable
-	// storage before responding to RPCs).
+	// 1. Persist, in one batch (Figure 2: persistent state is updated on
+	// stable storage before responding to RPCs).
 	if err := n.store.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return out, n.fail(err)
 	}
@@ -66,8 +85,10 @@ func (n *Node) HandleReady() (out Output, err error) {
 	n.noteAppended(rd.Entries, &out)
 
 	// 2. Release the messages: only now may a follower acknowledge.
-	out.Messages = rd.Messages
-	n.noteOutgoing(rd.Messages)
+	if !sendEarly {
+		out.Messages = rd.Messages
+		n.noteOutgoing(rd.Messages)
+	}
 
 	if hs := rd.HardState; hs != nil && hs.GetCommit() > n.commit {
 		n.emit(Event{Kind: KindCommit, Commit: &CommitInfo{From: n.commit, To: hs.GetCommit()}})

@@ -122,6 +122,7 @@ func checkEntries(e Engine, st *state) error {
 			return &CorruptError{Key: name, Reason: fmt.Sprintf("term %d below the previous entry's term %d", ent.GetTerm(), prevTerm)}
 		}
 		want, prevTerm = idx+1, ent.GetTerm()
+		st.terms = append(st.terms, ent.GetTerm())
 		return nil
 	})
 	if err != nil {

@@ -38,12 +38,24 @@ type state struct {
 	hs       *pb.HardState
 	cs       *pb.ConfState
 	snap     *pb.SnapshotMetadata // metadata of /raft/snapshot
+	// terms holds the term of every stored entry, terms[i-first] for
+	// index i: raft asks for terms all the time (matching appends,
+	// answering probes) and they need not cost an engine read. Shared
+	// between states: never written below its length (see txn.append).
+	terms []uint64
 }
 
-// Restorer adds to b the writes that replace the state machine with the
-// snapshot data, so that a snapshot and the state it holds are written in one
-// batch.
-type Restorer func(data []byte, b *Batch) error
+// Restorer replaces the state machine with the snapshot data: it hands
+// apply the writes to make, in batches of at most RestoreChunkBytes each, so
+// that a state machine larger than an engine's batch still restores. The
+// store records the snapshot first, with the applied index still behind
+// it: until the restore ends the member knows it is incomplete, and a
+// member that crashed in the middle restores again from the snapshot when
+// it opens (FinishRestore).
+type Restorer func(data []byte, apply func(*Batch) error) error
+
+// RestoreChunkBytes is the size a restorer keeps its batches under.
+const RestoreChunkBytes = 1 << 20
 
 var _ raft.Storage = (*Store)(nil)
 
@@ -84,6 +96,57 @@ func (s *Store) SetDescriber(d EntryDescriber) { s.describer = d }
 // SetRestorer sets how a snapshot's data replaces the state machine. Without
 // one, a snapshot only replaces the log (as raft.MemoryStorage does).
 func (s *Store) SetRestorer(r Restorer) { s.restorer = r }
+
+// RestorePending reports whether a snapshot was recorded but the state
+// machine not yet restored from it (the member crashed during the restore).
+func (s *Store) RestorePending() bool {
+	return s.st.applied < s.st.snap.GetIndex()
+}
+
+// FinishRestore completes a restore that a crash interrupted, from the
+// stored snapshot; it does nothing when none is pending. A member must call
+// it before it starts raft: the state machine is behind the log until then.
+func (s *Store) FinishRestore() error {
+	if !s.RestorePending() {
+		return nil
+	}
+	if s.restorer == nil {
+		return errors.New("storage: a snapshot restore is pending and no restorer is set")
+	}
+	snap, err := s.Snapshot()
+	if err != nil {
+		return err
+	}
+	return s.restore(snap)
+}
+
+// restore writes the state machine of snap in chunks, then the applied
+// index, which ends the restore.
+func (s *Store) restore(snap *pb.Snapshot) error {
+	idx := snap.GetMetadata().GetIndex()
+	err := s.restorer(snap.GetData(), func(b *Batch) error {
+		t := s.begin()
+		for _, op := range b.Ops {
+			if op.Delete {
+				t.del(op.Key)
+			} else {
+				var v any
+				if t.observed() {
+					v = string(op.Value)
+				}
+				t.put(op.Key, op.Value, v)
+			}
+		}
+		return t.commit(false)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: restore snapshot %d: %w", idx, err)
+	}
+	t := s.begin()
+	t.st.applied = idx
+	t.dirty |= dirtyUncommit
+	return t.commit(false)
+}
 
 // Engine returns the engine, for the state machine's reads.
 func (s *Store) Engine() Engine { return s.e }
@@ -150,11 +213,7 @@ func (s *Store) Term(i uint64) (uint64, error) {
 	case i == s.st.first-1:
 		return s.st.prevTerm, nil
 	}
-	e, err := s.entry(i)
-	if err != nil {
-		return 0, err
-	}
-	return e.GetTerm(), nil
+	return s.st.terms[i-s.st.first], nil
 }
 
 // Entries implements raft.Storage: the entries [lo, hi), at most maxSize
@@ -264,7 +323,13 @@ func (s *Store) ApplySnapshot(snap *pb.Snapshot) error {
 	if err := t.applySnapshot(snap); err != nil {
 		return err
 	}
-	return t.commit(true)
+	if err := t.commit(true); err != nil {
+		return err
+	}
+	if s.RestorePending() {
+		return s.restore(snap)
+	}
+	return nil
 }
 
 // CreateSnapshot records a snapshot of the state machine as of index i,
@@ -314,7 +379,13 @@ func (s *Store) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, m
 			return err
 		}
 	}
-	return t.commit(mustSync)
+	if err := t.commit(mustSync); err != nil {
+		return err
+	}
+	if !raft.IsEmptySnap(snap) && s.RestorePending() {
+		return s.restore(snap)
+	}
+	return nil
 }
 
 // SaveApplied records that the state machine applied every entry up to

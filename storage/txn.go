@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -88,6 +89,17 @@ func (t *txn) append(entries []*pb.Entry) error {
 	if newLast < t.st.last {
 		t.deleteEntries(newLast+1, t.st.last)
 	}
+	keep := lo - t.st.first
+	terms := t.st.terms[:keep]
+	if keep < uint64(len(t.st.terms)) {
+		// Overwriting: copy, so the current state's terms stay intact if
+		// this batch fails.
+		terms = slices.Clone(terms)
+	}
+	for _, e := range entries {
+		terms = append(terms, e.GetTerm())
+	}
+	t.st.terms = terms
 	for _, e := range entries {
 		var v any
 		if t.observed() {
@@ -126,25 +138,15 @@ func (t *txn) applySnapshot(snap *pb.Snapshot) error {
 	if t.st.last >= t.st.first {
 		t.deleteEntries(t.st.first, t.st.last)
 	}
-	if t.s.restorer != nil {
-		if err := t.s.restorer(snap.GetData(), &t.b); err != nil {
-			return fmt.Errorf("storage: restore snapshot %d: %w", md.GetIndex(), err)
-		}
-		if t.observed() {
-			// The restorer's ops carry no decoded value; show KV values
-			// as strings.
-			for i := len(t.values); i < len(t.b.Ops); i++ {
-				var v any
-				if op := t.b.Ops[i]; !op.Delete {
-					v = string(op.Value)
-				}
-				t.values = append(t.values, v)
-			}
-		}
-	}
 	t.st.first, t.st.prevTerm = md.GetIndex()+1, md.GetTerm()
 	t.st.last = md.GetIndex()
-	t.st.applied = md.GetIndex()
+	t.st.terms = nil
+	// With a restorer the state machine is restored after this batch, and
+	// the applied index moves when it is done (Store.restore); until then
+	// applied behind the snapshot marks the restore as pending.
+	if t.s.restorer == nil {
+		t.st.applied = md.GetIndex()
+	}
 	t.st.cs = proto.Clone(md.GetConfState()).(*pb.ConfState)
 	t.st.snap = proto.Clone(md).(*pb.SnapshotMetadata)
 	t.putSnapshot(snap)
@@ -208,6 +210,7 @@ func (t *txn) compact(i uint64) error {
 		return err
 	}
 	t.deleteEntries(t.st.first, i)
+	t.st.terms = t.st.terms[i+1-t.st.first:]
 	t.st.first, t.st.prevTerm = i+1, term
 	t.dirty |= dirtyFirst
 	return nil
@@ -271,7 +274,9 @@ func (st *state) check() (key, reason string) {
 		return KeyHardState, fmt.Sprintf("commit %d beyond last index %d", st.hs.GetCommit(), st.last)
 	case st.applied > st.hs.GetCommit() && st.applied > st.snap.GetIndex():
 		return KeyUncommitIndex, fmt.Sprintf("applied %d beyond commit %d", st.applied, st.hs.GetCommit())
-	case st.applied+1 < st.first:
+	case st.applied+1 < st.first && st.first-1 != st.snap.GetIndex():
+		// Behind the snapshot is a restore in progress; behind a
+		// compaction that no snapshot covers is lost state.
 		return KeyUncommitIndex, fmt.Sprintf("applied %d below compacted index %d", st.applied, st.first-1)
 	}
 	return "", ""

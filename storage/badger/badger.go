@@ -49,11 +49,15 @@ type config struct {
 	memTableSize int64
 }
 
-// DefaultMemTableSize is Badger's memtable size unless WithMemTableSize
-// says otherwise. A transaction holds at most 15% of it (about 9.6 MB with
-// this default), counting values of 1 MiB and more as a 12-byte pointer: a
-// snapshot of a few MB fits in one batch with room to spare.
-const DefaultMemTableSize = 64 << 20
+// DefaultMemTableSize is the memtable size unless WithMemTableSize says
+// otherwise. Badger allocates the whole memtable up front in the Go heap (its
+// default, 64 MiB, made a member's memory three times etcd's), and a
+// transaction holds at most 15% of it (2.4 MiB here), counting values of
+// 1 MiB and more as a 12-byte pointer. Raftlab's batches stay inside that: a
+// Ready's entries are bounded by the driver (core/live), a snapshot's state
+// machine is restored in chunks (storage.RestoreChunkBytes), and a larger
+// batch fails with an error that names the limit.
+const DefaultMemTableSize = 16 << 20
 
 // WithSyncWrites turns on Badger's own SyncWrites: every Apply is synced,
 // including those the store does not ask to sync (Append, Compact,

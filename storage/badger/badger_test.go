@@ -133,11 +133,12 @@ func TestBatchLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetRestorer(func(data []byte, b *storage.Batch) error {
+	s.SetRestorer(func(data []byte, apply func(*storage.Batch) error) error {
+		var b storage.Batch
 		for i := range 5000 {
 			b.Put(storage.KVKey(fmt.Sprintf("key-%05d", i)), bytes.Repeat([]byte{2}, 200))
 		}
-		return nil
+		return apply(&b)
 	})
 	data := bytes.Repeat([]byte("snapshot"), 4<<20/8) // 4 MiB
 	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(uint64(1000)), Term: new(uint64(5)), ConfState: &pb.ConfState{Voters: []uint64{1}}}}
