@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 # Packages that build for js/wasm (the browser runs them).
 WASM_PKGS := ./core/... ./storage ./storage/memory ./storage/storagetest ./transport/ws
 
-.PHONY: all test test-go test-wasm verify bench bench-go bench-wasm fuzz build cluster run wasm
+.PHONY: all test test-go test-wasm test-js verify bench bench-go bench-wasm bench-cluster bench-smoke fuzz build cluster run wasm
 
 all: test
 
@@ -32,11 +32,16 @@ build: wasm
 cluster: build
 	./cmd/node/cluster.sh
 
-## test: every test: native (simulation seeds included) and under wasm.
-test: test-go test-wasm
+## test: every test: native (simulation seeds, real processes, the browser
+## in Chromium), under wasm in Node.js, and the UI's JS modules.
+test: wasm test-go test-wasm test-js
 
 test-go:
 	$(GO) test -timeout 30m ./...
+
+## test-js: the UI's pure modules with Node's test runner.
+test-js:
+	node --test ui/test/
 
 ## test-wasm: the pure packages under js/wasm in Node.js.
 test-wasm:
@@ -49,6 +54,7 @@ verify:
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
 	$(GO) mod tidy -diff
+	cd bench && $(GO) vet ./... && $(GO) mod tidy -diff
 
 ## bench: the benchmarks, figures printed (never asserted).
 bench: bench-go bench-wasm
@@ -58,9 +64,25 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -count 3 ./transport/ws
 	$(GO) test -run '^$$' -bench SimTicks -benchtime 3000x ./core/sim
 	$(GO) test -run '^$$' -bench MemoryPerNode -benchtime 3x ./core/sim
+	$(GO) test -run '^$$' -bench Cluster -benchtime 2s ./cmd/node
 
 bench-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench SimTicks -benchtime 3000x -exec $(WASM_EXEC) ./core/sim
+
+## bench-cluster: Raftlab against etcd on this machine, side by side (bench/, its own module):
+## 3 alternating rounds of fresh 3-member clusters, 1 and 64 clients; a few minutes.
+## Figures printed, never asserted. Extra flags: make bench-cluster BENCHFLAGS='-rounds 5'.
+BENCH_TOOLS := cd bench && $(GO) build -o ../bin/ ./cmd/etcdmember ./cmd/compare
+bench-cluster: build
+	$(BENCH_TOOLS)
+	./bin/compare $(BENCHFLAGS)
+
+## bench-smoke: bench's unit tests and one short round of bench-cluster (about 10 s), for CI;
+## fails only when a cluster does not start or a run has no successful write.
+bench-smoke: build
+	cd bench && $(GO) test -short ./...
+	$(BENCH_TOOLS)
+	./bin/compare -smoke $(BENCHFLAGS)
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
@@ -70,3 +92,5 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeConfURLs$$' -fuzztime $(FUZZTIME) ./core
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./transport/ws
 	$(GO) test -run '^$$' -fuzz '^FuzzHandshake$$' -fuzztime $(FUZZTIME) ./transport/ws
+	$(GO) test -run '^$$' -fuzz '^FuzzKVHandler$$' -fuzztime $(FUZZTIME) ./cmd/node
+	$(GO) test -run '^$$' -fuzz '^FuzzAdminHandlers$$' -fuzztime $(FUZZTIME) ./cmd/node

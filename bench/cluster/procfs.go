@@ -1,0 +1,82 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Figures read from /proc (Linux).
+
+// RSS returns the member's resident set size now (VmRSS of
+// /proc/PID/status), in bytes.
+func (m *Member) RSS() (int64, error) { return readRSS(m.PID()) }
+
+// CPUTime returns the CPU time (user plus system) the member has used since
+// it started.
+func (m *Member) CPUTime() (time.Duration, error) { return readCPUTime(m.PID()) }
+
+func readRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("cluster: rss: %w", err)
+	}
+	return parseVmRSS(string(b))
+}
+
+// parseVmRSS reads "VmRSS:  123456 kB" out of a /proc/PID/status text.
+func parseVmRSS(status string) (int64, error) {
+	for line := range strings.Lines(status) {
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("cluster: rss: odd line %q", strings.TrimSpace(line))
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cluster: rss: %w", err)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("cluster: rss: no VmRSS line (has the process exited?)")
+}
+
+// userHZ is the unit of the times in /proc/PID/stat: 100 on every Linux
+// architecture Go supports.
+const userHZ = 100
+
+func readCPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("cluster: cpu time: %w", err)
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU adds utime and stime (fields 14 and 15) of a /proc/PID/stat
+// text. The command name (field 2) is in parentheses and may hold spaces,
+// so fields are counted after its closing parenthesis.
+func parseStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("cluster: cpu time: odd stat %q", stat)
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("cluster: cpu time: short stat %q", stat)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cluster: cpu time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}

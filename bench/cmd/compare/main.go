@@ -1,0 +1,365 @@
+// Command compare measures Raftlab against etcd on this machine, side by
+// side: for each round it starts a fresh three-member cluster of each
+// system in turn (A B C, A B C, ...), drives it with 1 and then 64
+// closed-loop clients writing 256 B values, and stops it; then it prints
+// the medians over the rounds, the ratios Raftlab/etcd, the members' RSS
+// and Raftlab's entries per fsync. Rounds alternate because one run's
+// figures move by tens of percent on a shared machine: only figures
+// measured in the same run compare.
+//
+// The systems are Raftlab's HTTP KV API (bin/raftnode), etcd with its gRPC
+// client, and etcd through its HTTP/JSON gateway (bin/etcdmember, both
+// built by make bench-cluster). Figures are printed, never asserted; the
+// exit code is 1 when a cluster does not start or a run has no successful
+// write, 2 on a bad command line.
+//
+//	make bench-cluster   # the full comparison, a few minutes
+//	make bench-smoke     # one short round, about 10 s, for CI
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/raftlab/raftlab/bench/cluster"
+	"github.com/raftlab/raftlab/bench/load"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// config is the comparison's settings, from flags.
+type config struct {
+	raftnode, etcdmember string
+	systems              []system
+	rounds               int
+	clients              []int
+	valueBytes           int
+	warmup, duration     time.Duration
+	hotKeys              int
+	pin                  int
+	grpcConns            int
+	requestTimeout       time.Duration
+	dataRoot             string
+	raftnodeArgs         []string
+	smoke                bool
+}
+
+// system is one of the compared ways in: a cluster kind and a client.
+type system struct {
+	name   string
+	kind   cluster.Kind
+	target load.Target
+}
+
+var allSystems = []system{
+	{"raftlab", cluster.KindRaftlab, load.RaftlabHTTP{}},
+	{"etcd-grpc", cluster.KindEtcd, load.EtcdGRPC{}},
+	{"etcd-http", cluster.KindEtcd, load.EtcdHTTP{}},
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "compare measures Raftlab against etcd on this machine, in alternating rounds.\n\nUsage: compare [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.raftnode, "raftnode", "bin/raftnode", "the Raftlab node binary (make build)")
+	fs.StringVar(&c.etcdmember, "etcdmember", "bin/etcdmember", "the etcd member binary (bench/cmd/etcdmember)")
+	systems := fs.String("systems", "raftlab,etcd-grpc,etcd-http", "systems to compare, in round order")
+	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each starts a fresh cluster of every system")
+	clients := fs.String("clients", "1,64", "comma-separated client counts, each run on every cluster")
+	fs.IntVar(&c.valueBytes, "value", 256, "value size in bytes")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each measured window")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured window of each run")
+	fs.IntVar(&c.hotKeys, "hot-keys", 0, "write a hot set of this many keys (0: a new key every write)")
+	fs.IntVar(&c.pin, "pin", 0, "send every request to member N (1-based; 0: spread the clients over the members)")
+	fs.IntVar(&c.grpcConns, "grpc-conns", 0, "gRPC connections the etcd-grpc clients share (0: one per client, like the HTTP clients)")
+	fs.DurationVar(&c.requestTimeout, "request-timeout", 5*time.Second, "timeout of one write")
+	fs.StringVar(&c.dataRoot, "data-root", "", "directory for the clusters' temporary data (default: the system's temp dir)")
+	raftnodeArgs := fs.String("raftnode-args", "", "extra raftnode flags, space-separated (for experiments, e.g. --message-events=false)")
+	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that the harness works (about 10 s): 1 round, 0.2 s warm-up, 0.5 s windows, unless given")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.smoke {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if !given["rounds"] {
+			c.rounds = 1
+		}
+		if !given["warmup"] {
+			c.warmup = 200 * time.Millisecond
+		}
+		if !given["duration"] {
+			c.duration = 500 * time.Millisecond
+		}
+	}
+	for _, name := range strings.Split(*systems, ",") {
+		i := slices.IndexFunc(allSystems, func(s system) bool { return s.name == strings.TrimSpace(name) })
+		if i < 0 {
+			return nil, fmt.Errorf("-systems: unknown system %q (want raftlab, etcd-grpc, etcd-http)", name)
+		}
+		c.systems = append(c.systems, allSystems[i])
+	}
+	for _, s := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-clients: %q is not a positive count", s)
+		}
+		c.clients = append(c.clients, n)
+	}
+	c.raftnodeArgs = strings.Fields(*raftnodeArgs)
+	switch {
+	case c.rounds < 1:
+		return nil, errors.New("-rounds must be at least 1")
+	case c.valueBytes < 0:
+		return nil, errors.New("-value must be >= 0")
+	case c.duration <= 0 || c.warmup < 0:
+		return nil, errors.New("-duration must be positive and -warmup not negative")
+	case c.pin < 0 || c.pin > 3:
+		return nil, errors.New("-pin must be 0 (spread) or a member, 1 to 3")
+	}
+	return c, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	c, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "compare: %v\n", err)
+		return 2
+	}
+	for _, bin := range []string{c.raftnode, c.etcdmember} {
+		if _, err := os.Stat(bin); err != nil {
+			fmt.Fprintf(stderr, "compare: %v (make bench-cluster builds both binaries)\n", err)
+			return 2
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	began := time.Now()
+	printHeader(stdout, c)
+	var results []runResult
+	failed := false
+	for round := 1; round <= c.rounds; round++ {
+		fmt.Fprintf(stdout, "\nround %d/%d\n", round, c.rounds)
+		for _, sys := range c.systems {
+			rs, err := runSystem(ctx, stdout, c, sys, round)
+			results = append(results, rs...)
+			if err != nil {
+				fmt.Fprintf(stdout, "FAILED: %s: %v\n", sys.name, err)
+				fmt.Fprintf(stderr, "compare: %s: %v\n", sys.name, err)
+				return 1
+			}
+			for _, r := range rs {
+				if r.res.Ops == 0 {
+					failed = true
+				}
+			}
+		}
+	}
+	printSummary(stdout, c, results)
+	fmt.Fprintf(stdout, "\nwall time %v; loadavg %s at the end\n", time.Since(began).Round(time.Second), loadAvg())
+	if failed {
+		fmt.Fprintln(stdout, "FAILED: a run had no successful write (see its errors above)")
+		return 1
+	}
+	return 0
+}
+
+// runResult is one load run on one cluster.
+type runResult struct {
+	system string
+	round  int
+	res    load.Result
+	// clusterCPU and loadCPU are the CPU cores the members (together) and
+	// this process used on average during the window.
+	clusterCPU, loadCPU float64
+	// fsyncLeader and fsyncAll are Raftlab's entries per synced write in
+	// the window: on the leader, and over every member.
+	fsyncLeader, fsyncAll float64
+	// rssBytes are the members' RSS after the cluster's last run; set on
+	// that run only.
+	rssBytes []int64
+}
+
+// runSystem starts a fresh cluster for sys, runs every client count on it,
+// reads the members' RSS and stops it.
+func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round int) ([]runResult, error) {
+	opts := cluster.Options{DataRoot: c.dataRoot}
+	t0 := time.Now()
+	var (
+		cl  *cluster.Cluster
+		err error
+	)
+	switch sys.kind {
+	case cluster.KindRaftlab:
+		opts.Binary = c.raftnode
+		opts.ExtraArgs = c.raftnodeArgs
+		cl, err = cluster.StartRaftlab(ctx, opts)
+	case cluster.KindEtcd:
+		opts.Binary = c.etcdmember
+		cl, err = cluster.StartEtcd(ctx, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := cl.Stop(); err != nil {
+			fmt.Fprintf(out, "  %-10s warning: %v\n", sys.name, err)
+		}
+	}()
+	pids := make([]string, len(cl.Members))
+	for i, m := range cl.Members {
+		pids[i] = strconv.Itoa(m.PID())
+	}
+	fmt.Fprintf(out, "  %-10s cluster up in %.1fs (pids %s)\n", sys.name, time.Since(t0).Seconds(), strings.Join(pids, " "))
+
+	endpoints := cl.Endpoints()
+	if c.pin > 0 {
+		endpoints = endpoints[c.pin-1 : c.pin]
+	}
+	var out2 []runResult
+	for _, n := range c.clients {
+		r, err := measure(ctx, c, sys, cl, endpoints, n)
+		if err != nil {
+			return out2, err
+		}
+		r.round = round
+		out2 = append(out2, r)
+		printRun(out, r)
+	}
+	last := &out2[len(out2)-1]
+	for _, m := range cl.Members {
+		rss, err := m.RSS()
+		if err != nil {
+			return out2, fmt.Errorf("member %s: %w", m.Name, err)
+		}
+		last.rssBytes = append(last.rssBytes, rss)
+	}
+	var mib []string
+	for _, b := range last.rssBytes {
+		mib = append(mib, fmt.Sprintf("%.0f", float64(b)/(1<<20)))
+	}
+	fmt.Fprintf(out, "  %-10s RSS per member after the runs: %s MiB\n", sys.name, strings.Join(mib, " "))
+	return out2, nil
+}
+
+// measure runs one load on cl and takes the window's CPU time and, for
+// Raftlab, its entries per fsync.
+func measure(ctx context.Context, c *config, sys system, cl *cluster.Cluster, endpoints []string, clients int) (runResult, error) {
+	r := runResult{system: sys.name}
+	var (
+		cpu0, cpu1   time.Duration
+		self0, self1 time.Duration
+		fs0, fs1     []cluster.FsyncStats
+		windowErr    error
+		t0, t1       time.Time
+	)
+	clusterCPU := func() time.Duration {
+		var sum time.Duration
+		for _, m := range cl.Members {
+			d, err := m.CPUTime()
+			if err != nil && windowErr == nil {
+				windowErr = err
+			}
+			sum += d
+		}
+		return sum
+	}
+	scrape := func() []cluster.FsyncStats {
+		if sys.kind != cluster.KindRaftlab {
+			return nil
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		s, err := cl.RaftlabFsyncs(sctx)
+		if err != nil && windowErr == nil {
+			windowErr = err
+		}
+		return s
+	}
+	conns := 0
+	if sys.kind == cluster.KindEtcd && sys.name == "etcd-grpc" {
+		conns = c.grpcConns
+	}
+	res, err := load.Run(ctx, sys.target, load.Config{
+		Clients:        clients,
+		Conns:          conns,
+		ValueBytes:     c.valueBytes,
+		Warmup:         c.warmup,
+		Duration:       c.duration,
+		HotKeys:        c.hotKeys,
+		Endpoints:      endpoints,
+		RequestTimeout: c.requestTimeout,
+		Seed:           uint64(clients),
+		OnWindow: func(open bool) {
+			if open {
+				fs0 = scrape()
+				cpu0, self0, t0 = clusterCPU(), selfCPU(), time.Now()
+			} else {
+				cpu1, self1, t1 = clusterCPU(), selfCPU(), time.Now()
+				fs1 = scrape()
+			}
+		},
+	})
+	if err != nil {
+		return r, err
+	}
+	if windowErr != nil {
+		return r, windowErr
+	}
+	r.res = res
+	if secs := t1.Sub(t0).Seconds(); secs > 0 {
+		r.clusterCPU = (cpu1 - cpu0).Seconds() / secs
+		r.loadCPU = (self1 - self0).Seconds() / secs
+	}
+	if sys.kind == cluster.KindRaftlab {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		lead, err := cl.RaftlabLeader(lctx)
+		cancel()
+		var all cluster.FsyncStats
+		for i := range fs1 {
+			d := fs1[i].Sub(fs0[i])
+			if i == lead {
+				r.fsyncLeader = d.EntriesPerFsync()
+			}
+			all.Entries += d.Entries
+			all.Syncs += d.Syncs
+		}
+		r.fsyncAll = all.EntriesPerFsync()
+		if err != nil {
+			r.fsyncLeader = -1 // the leader changed or is unknown: not reported
+		}
+	}
+	return r, nil
+}
+
+// selfCPU is the CPU time this process (the load generator) has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

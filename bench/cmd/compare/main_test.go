@@ -1,0 +1,49 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+func TestSmokeShortensOnlyWhatIsNotGiven(t *testing.T) {
+	c, err := parseFlags([]string{"-smoke", "-duration", "2s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.rounds != 1 || c.warmup != 200*time.Millisecond || c.duration != 2*time.Second {
+		t.Errorf("smoke gave rounds %d warmup %v duration %v, want 1, 200ms and the given 2s", c.rounds, c.warmup, c.duration)
+	}
+	c, err = parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.rounds != 3 || len(c.systems) != 3 || len(c.clients) != 2 || c.clients[1] != 64 || c.valueBytes != 256 {
+		t.Errorf("defaults: %+v, want 3 rounds of 3 systems with 1 and 64 clients, 256 B", c)
+	}
+}
+
+func TestBadFlagsAreRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"-systems", "raftlab,zookeeper"},
+		{"-clients", "1,0"},
+		{"-rounds", "0"},
+		{"-pin", "4"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		xs   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(tc.xs); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.xs, got, tc.want)
+		}
+	}
+}
