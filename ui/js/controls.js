@@ -95,7 +95,10 @@ export class Controls {
       num('new-size', t('ctl.size'), 1, 9, DEFAULT_CONFIG.nodes, 1), num('new-seed', t('ctl.seed'), 0, 1e9, 1, 1), num('new-election', t('ctl.election'), 2, 100, DEFAULT_CONFIG.electionTicks, 1),
       h('button', { 'data-act': 'new-cluster', text: t('ctl.newCluster'), on: { click: () => this.newCluster() } }),
     );
-    bar.replaceChildren(client, faults, network, cluster, fresh);
+    // Network settings and a new cluster are less frequent: they open from
+    // a Settings button, so the bar stays short and the ring gets the room.
+    const settings = h('details', { class: 'settings sim-only' }, h('summary', { text: t('ctl.settings') }), h('div', { class: 'settings-body' }, network, fresh));
+    bar.replaceChildren(client, faults, cluster, settings);
   }
 
   nextID() {

@@ -76,6 +76,7 @@ export const KINDS = [
  * @property {boolean} mustSync
  * @property {boolean} synced
  * @property {number} messages
+ * @property {boolean} [sentBeforePersist]  a leader's messages left while it persisted (thesis §10.2.1)
  * @property {number} [committedFrom]
  * @property {number} [committedTo]
  * @property {number} [readStates]

@@ -34,9 +34,9 @@ export function termColor(term) {
   return `var(--term-${term % 8})`;
 }
 
-/** Whether text on a term's colour should be white. */
+/** Whether text on a term's colour should be white (Okabe-Ito's darker ones). */
 export function darkTerm(term) {
-  return [4, 5, 7].includes(term % 8);
+  return [2, 4, 5, 7].includes(term % 8);
 }
 
 export function el(tag, attrs = {}, parent = null) {
@@ -163,9 +163,9 @@ export class ClusterView {
       el('circle', { class: 'timer-track', r: NODE_R + 13 }, g);
       el('path', { class: 'timer' }, g);
       el('path', { class: 'body' }, g);
-      el('text', { class: 'label', y: -10 }, g);
-      el('text', { class: 'sub', y: 20 }, g);
-      el('text', { class: 'role-tag', y: NODE_R + 42 }, g);
+      el('text', { class: 'label', y: -12 }, g);
+      el('text', { class: 'sub', y: 22 }, g);
+      el('text', { class: 'role-tag', y: NODE_R + 44 }, g);
       el('g', { class: 'votes' }, g);
       el('title', {}, g);
       g.addEventListener('click', (ev) => this.handlers.onNode(n.id, ev));
@@ -188,7 +188,8 @@ export class ClusterView {
     body.setAttribute('fill', termColor(n.term));
     body.setAttribute('stroke-dasharray', role === 'preCandidate' ? '10 6' : '');
     const dark = darkTerm(n.term) && n.up;
-    for (const sel of ['.label', '.sub']) g.querySelector(sel).setAttribute('fill', dark ? '#fff' : '#1d1d1f');
+    // Inline style: the stylesheet's colours would win over an attribute.
+    for (const sel of ['.label', '.sub']) g.querySelector(sel).style.fill = dark ? '#fff' : '#1d1d1f';
     g.querySelector('.label').textContent = `n${n.id}`;
     g.querySelector('.sub').textContent = t('node.term', { term: n.term });
     g.querySelector('.role-tag').textContent = roleWord(role);

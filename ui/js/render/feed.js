@@ -18,7 +18,7 @@ export function describe(e, opts = {}) {
       return e.start.restart
         ? { text: t('feed.restart', { term: e.start.term, commit: e.start.commit, applied: e.start.applied }), cls: 'important' }
         : null;
-    case 'crash': return { text: t('feed.crash', { lost: e.lost ? e.lost.length : 0 }), cls: 'bad important' };
+    case 'crash': return { text: t('feed.crash', { lost: new Set(e.lost || []).size }), cls: 'bad important' };
     case 'stop': return { text: t('feed.stop', { error: e.error }), cls: 'bad important' };
     case 'role': {
       const r = e.role;
