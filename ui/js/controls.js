@@ -3,20 +3,11 @@
 // app.act(action), which forks first when the view is in the past.
 
 import { t, language } from './i18n.js';
+import { h } from './dom.js';
 import { leaderOf, nodeIds } from './model/state.js';
 import { fmtTime, DEFAULT_CONFIG } from './config.js';
 import { wallClock } from './render/feed.js';
 
-function h(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'on') for (const [ev, f] of Object.entries(v)) e.addEventListener(ev, f);
-    else if (k === 'text') e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...kids);
-  return e;
-}
 
 /** The speed slider is logarithmic: 10^v virtual ms per real ms. */
 const speedOf = (v) => 10 ** Number(v);

@@ -20,6 +20,7 @@
 // and the events, imported by the Node tests) and the runner (class
 // Lessons, the #lesson panel).
 
+import { h } from './dom.js';
 import { t, language } from './i18n.js';
 import { leaderOf, apply } from './model/state.js';
 import { KINDS } from './model/events.js';
@@ -474,33 +475,7 @@ export function conditionText(cond) {
 
 // --- the runner ---
 
-/**
- * rebuildHead recomputes the timeline's head state from its last
- * checkpoint. Timeline.truncate (a fork) shortens the events before it
- * computes the new head, so it keeps the head of the discarded future;
- * the runner repairs that after each fork it makes. Harmless once
- * truncate is fixed: it computes the same state.
- */
-export function rebuildHead(tl, t) {
-  const at = tl.length;
-  const cp = tl.checkpoints.findLast((c) => c.at <= at);
-  const s = structuredClone(cp.state);
-  for (let i = cp.at; i < at; i++) apply(s, tl.events[i - tl.offset]);
-  s.time = Math.max(s.time, t);
-  tl.head = s;
-  tl.cursor = { at, state: structuredClone(s) };
-}
 
-function h(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'on') for (const [ev, f] of Object.entries(v)) e.addEventListener(ev, f);
-    else if (k === 'text') e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...kids);
-  return e;
-}
 
 /**
  * Lessons is the #lesson panel: the list of lessons (the Lessons tab) and
@@ -656,7 +631,6 @@ export class Lessons {
       const acts = step.actions || [];
       if (app.inPast && (acts.length || !ours || actions.some((a) => a.at > start))) {
         await app.fork(start);
-        rebuildHead(app.timeline, start);
         app.banner('');
       }
       index = app.timeline.indexAt(start);

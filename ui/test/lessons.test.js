@@ -217,18 +217,3 @@ test('every expectation of every lesson reads as words in both languages', () =>
   setLanguage('en');
 });
 
-test('rebuildHead repairs the head a fork left behind', async () => {
-  const { Timeline } = await import('../js/model/timeline.js');
-  const { rebuildHead } = await import('../js/lessons.js');
-  const tl = new Timeline({ checkpointEvery: 2 });
-  tl.push([{ v: 1, seq: 1, ...start(1) }, { v: 1, seq: 2, ...start(2) }, { v: 1, seq: 3, ...role(1, 'follower', 2, 0, 100) },
-    { v: 1, seq: 4, ...role(1, 'leader', 2, 1, 500) }]);
-  tl.truncate(200);
-  rebuildHead(tl, 200);
-  assert.equal(tl.head.nodes[1].role, 'follower');
-  assert.equal(tl.head.nodes[1].term, 2);
-  assert.equal(tl.stateAt(200).nodes[1].role, 'follower');
-  tl.push([{ v: 1, seq: 5, ...role(2, 'leader', 3, 2, 300) }]);
-  assert.equal(tl.head.nodes[2].role, 'leader');
-  assert.equal(tl.head.nodes[1].role, 'follower');
-});
