@@ -115,9 +115,9 @@ func (s *server) forwardToLeader(w http.ResponseWriter, r *http.Request, body []
 
 // readBody reads a small JSON admin body, answering 400/413 itself.
 func readBody(w http.ResponseWriter, r *http.Request, v any) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "admin request body over 64 KiB")
+		bodyFailed(w, r, err, fmt.Sprintf("admin request body over %d bytes", maxAdminBody))
 		return nil, false
 	}
 	if v != nil && len(bytes.TrimSpace(body)) > 0 {
@@ -127,9 +127,16 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) ([]byte, bool) {
 			writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
 			return nil, false
 		}
+		if _, err := dec.Token(); err != io.EOF {
+			writeError(w, http.StatusBadRequest, "bad JSON body: data after the object")
+			return nil, false
+		}
 	}
 	return body, true
 }
+
+// maxAdminBody bounds the body of an admin request.
+const maxAdminBody = 64 << 10
 
 // addMemberRequest is the body of POST /cluster/members.
 type addMemberRequest struct {

@@ -151,6 +151,11 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		EnableCompression: false,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
 	}
+	if !s.streamStarted() {
+		writeError(w, http.StatusServiceUnavailable, "member stopping")
+		return
+	}
+	defer s.streams.Done()
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered
@@ -222,8 +227,37 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		case <-gone:
 			return
 		case <-s.stopping:
+			// The member's last words (its removal, its stop) are what a
+			// watcher most wants: send what is queued, then say goodbye.
+			batch = batch[:0]
+		rest:
+			for len(batch) < eventsPerFrame {
+				select {
+				case e := <-sub.ch:
+					batch = append(batch, e)
+				default:
+					break rest
+				}
+			}
+			if len(batch) > 0 && send(streamFrame{Events: batch}) != nil {
+				return
+			}
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "member stopping"), time.Now().Add(time.Second))
 			return
 		}
+	}
+}
+
+// streamStarted counts an event stream in s.streams, unless the member is
+// stopping (stop waits for the streams it counted).
+func (s *server) streamStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.stopping:
+		return false
+	default:
+		s.streams.Add(1)
+		return true
 	}
 }

@@ -21,6 +21,7 @@ type options struct {
 	initialCluster map[uint64]string
 	dataDir        string
 	join           string
+	joinAsLearner  bool
 	clusterToken   string
 	adminToken     string
 	tlsCert        string
@@ -56,13 +57,13 @@ A three-member cluster on one machine:
 Flags:
 `
 
+// newFlagSet returns the flags, set into o. A parse error is written to
+// out in one line: the whole usage is for --help (printUsage), not for a
+// typo.
 func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("raftnode", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprint(out, usageHead)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {}
 	fs.Func("id", "this member's id, a positive integer (required)", func(s string) error {
 		id, err := strconv.ParseUint(s, 10, 64)
 		if err != nil || id == 0 {
@@ -79,7 +80,8 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 		return err
 	})
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of this member's Badger store (default raftnode-<id>.data)")
-	fs.StringVar(&o.join, "join", "", "URL of a member of a running cluster to join as a new member (needs --admin-token when the cluster has one)")
+	fs.StringVar(&o.join, "join", "", "URL of a member of a running cluster to join as a new member (needs --admin-token when the cluster has one); a member an admin already added (POST /cluster/members) just starts")
+	fs.BoolVar(&o.joinAsLearner, "join-as-learner", false, "with --join: join as a learner, a member that receives the log but does not vote; promote it with POST /cluster/members/{id}/promote")
 	fs.StringVar(&o.clusterToken, "cluster-token", "", "secret every member of the cluster shares; peers prove they hold it without sending it (required)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token required by the cluster admin API (membership, transfer, snapshot); empty: open")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file: serve https:// and wss://")
@@ -107,6 +109,13 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.messageEvents, "message-events", true, "report every raft message sent and delivered on /events")
 	fs.StringVar(&o.uiDir, "ui-dir", "", "serve the UI from this directory instead of the embedded copy (development)")
 	return fs
+}
+
+// printUsage writes what --help shows.
+func printUsage(w io.Writer) {
+	fs := newFlagSet(&options{}, w)
+	fmt.Fprint(w, usageHead)
+	fs.PrintDefaults()
 }
 
 // parseFlags parses and checks the command line.
@@ -167,6 +176,9 @@ func (o *options) check() error {
 		if err := checkURL(o.join); err != nil {
 			return usageErr("--join: %v", err)
 		}
+	}
+	if o.joinAsLearner && o.join == "" {
+		return usageErr("--join-as-learner goes with --join")
 	}
 	if o.initialCluster != nil {
 		u, ok := o.initialCluster[o.id]

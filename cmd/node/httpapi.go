@@ -5,8 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"go.etcd.io/raft/v3"
 
@@ -89,7 +92,73 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", s.ui)
-	return s.cors(mux)
+	// Under the API's paths, what the mux would answer in plain text (404,
+	// 405) is answered in JSON, like every other API error.
+	fallbacks := []string{"/kv/", "/cluster", "/cluster/", "/events", "/metrics", "/healthz"}
+	for _, p := range fallbacks {
+		mux.Handle(p, apiFallback(mux, fallbacks))
+	}
+	return s.deadlines(s.cors(mux))
+}
+
+// clientIOTimeout is how long a client may take, beyond --request-timeout,
+// to send its request (body included) and read the answer; uiIOTimeout
+// is the same for the UI's files (the simulator is megabytes, and a
+// classroom's network may be slow).
+const (
+	clientIOTimeout = 10 * time.Second
+	uiIOTimeout     = 5 * time.Minute
+)
+
+// deadlines bounds each request's reading and answering. The server sets
+// no ReadTimeout or WriteTimeout, which would cut the /events and /raft
+// streams, and ReadHeaderTimeout covers only the headers: without this, a
+// client that sends its body a byte at a time (to any endpoint: the server
+// drains an unread body after the handler) or never reads its answer holds
+// a connection and a goroutine for ever. The streams manage their own
+// deadlines, so theirs are cleared (a kept-alive connection may bring
+// stale ones). The next request on a connection sets its own, and the
+// server resets the read deadline for its headers.
+func (s *server) deadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The answer gets longer than the request, so that a request
+		// whose body came too slowly still hears why (408).
+		var read, write time.Time
+		switch p := r.URL.Path; {
+		case p == "/raft" || p == "/events":
+		case strings.HasPrefix(p, "/kv/") || strings.HasPrefix(p, "/cluster") || p == "/metrics" || p == "/healthz":
+			read = time.Now().Add(s.opts.requestTimeout + clientIOTimeout)
+			write = read.Add(clientIOTimeout)
+		default:
+			read = time.Now().Add(uiIOTimeout)
+			write = read
+		}
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(read)
+		_ = rc.SetWriteDeadline(write)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiFallback answers a request to an API path that no route takes: 405
+// with Allow when other methods have a route there, 404 otherwise.
+func apiFallback(mux *http.ServeMux, fallbacks []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && !slices.Contains(fallbacks, pattern) {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			writeError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed here: use %s", r.Method, strings.Join(allow, ", ")))
+	})
 }
 
 // healthz answers 200 while the member runs and knows a leader, 503

@@ -74,8 +74,9 @@ func (h *hub) subscribe(since uint64) (backlog []core.Event, missed uint64, s *s
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	hist := h.historyLocked()
-	if len(hist) > 0 && hist[0].Seq > since+1 {
-		missed = hist[0].Seq - since - 1
+	// Written so that no since overflows (?since=18446744073709551615).
+	if len(hist) > 0 && since < hist[0].Seq-1 {
+		missed = hist[0].Seq - 1 - since
 	}
 	for i, e := range hist {
 		if e.Seq > since {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/raftlab/raftlab/core"
@@ -34,6 +35,25 @@ func (s *server) requestContext(r *http.Request) (context.Context, context.Cance
 	return context.WithTimeout(r.Context(), s.opts.requestTimeout)
 }
 
+// bodyFailed answers a request whose body could not be read: too large
+// (413, saying tooBig), too slow (408) or cut short (400). It closes the
+// body at once, while the read deadline still stands, and the connection
+// after the answer: the server would otherwise drain the rest of the body,
+// as slowly as the client sends it.
+func bodyFailed(w http.ResponseWriter, r *http.Request, err error, tooBig string) {
+	_ = r.Body.Close()
+	w.Header().Set("Connection", "close")
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, tooBig)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %v", clientIOTimeout))
+	default:
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+	}
+}
+
 func (s *server) putKV(w http.ResponseWriter, r *http.Request) {
 	key, ok := kvKey(w, r)
 	if !ok {
@@ -41,12 +61,7 @@ func (s *server) putKV(w http.ResponseWriter, r *http.Request) {
 	}
 	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, core.MaxValueBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("value exceeds %d bytes", core.MaxValueBytes))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		bodyFailed(w, r, err, fmt.Sprintf("value exceeds %d bytes", core.MaxValueBytes))
 		return
 	}
 	ctx, cancel := s.requestContext(r)

@@ -15,7 +15,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/raftlab/raftlab/core/live"
 )
 
 func main() {
@@ -31,6 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts, err := parseFlags(args, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
 		return 0
 	case errors.Is(err, errUsage):
 		if msg := err.Error(); msg != errUsage.Error() {
@@ -50,10 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	s, err := start(opts, ln, stderr)
 	if err != nil {
 		_ = ln.Close()
-		fmt.Fprintf(stderr, "raftnode: %v\n", err)
 		if errors.Is(err, errUsage) {
+			fmt.Fprintf(stderr, "raftnode: %s\n", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+			fmt.Fprintln(stderr, "run 'raftnode --help' for the flags")
 			return 2
 		}
+		fmt.Fprintf(stderr, "raftnode: %v\n", err)
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
@@ -65,6 +71,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		s.log.Info("stopping", "signal", got.String())
 	case <-s.driver.Done():
 		err := s.driver.Err()
+		if errors.Is(err, live.ErrRemoved) {
+			// Being removed is how a member is meant to end (etcd exits
+			// 0 too): a supervisor must not restart it.
+			s.stop()
+			fmt.Fprintf(stderr, "raftnode: member %d was removed from the cluster and stops; its data dir %s belongs to no member now\n", opts.id, opts.dataDir)
+			return 0
+		}
 		s.log.Error("member stopped", "err", err)
 		fmt.Fprintf(stderr, "raftnode: member %d stopped: %v\n", opts.id, err)
 		code = 1

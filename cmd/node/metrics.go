@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raftlab/raftlab/core"
+	"github.com/raftlab/raftlab/transport/ws"
 )
 
 // metrics are the member's Prometheus metrics. Most are read off the event
@@ -113,4 +114,57 @@ func (m *metrics) observe(e *core.Event) {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// transportCollector exposes the transport's own counters (ws.Stats): what
+// it refused from peers and why, failed handshakes, outbound drops,
+// connections. A spoofed From or a wrong token shows up here.
+type transportCollector struct{ tr *ws.Transport }
+
+var (
+	trRefused = prometheus.NewDesc("raftlab_transport_frames_refused_total",
+		"Inbound peer frames refused, by reason; each also closed its connection.", []string{"reason"}, nil)
+	trDropped = prometheus.NewDesc("raftlab_transport_dropped_total",
+		"Outbound raft messages that never reached a socket, by reason.", []string{"reason"}, nil)
+	trAuthFailures = prometheus.NewDesc("raftlab_transport_auth_failures_total",
+		"Peer handshakes that failed, either side: wrong token, wrong cluster, refused id, malformed or timed out.", nil, nil)
+	trConnections = prometheus.NewDesc("raftlab_transport_connections_total",
+		"Authenticated peer connections established.", nil, nil)
+	trReconnects = prometheus.NewDesc("raftlab_transport_reconnects_total",
+		"Authenticated connections to a peer that had one before.", nil, nil)
+	trOpen = prometheus.NewDesc("raftlab_transport_open_connections",
+		"Authenticated peer connections open now.", nil, nil)
+	trBytes = prometheus.NewDesc("raftlab_transport_bytes_total",
+		"Bytes of raft messages sent and received.", []string{"direction"}, nil)
+)
+
+func (c transportCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{trRefused, trDropped, trAuthFailures, trConnections, trReconnects, trOpen, trBytes} {
+		ch <- d
+	}
+}
+
+func (c transportCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.tr.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	d := st.Dropped
+	counter(trRefused, d.SpoofedFrom, "spoofed from")
+	counter(trRefused, d.WrongRecipient, "wrong recipient")
+	counter(trRefused, d.WrongCluster, "wrong cluster")
+	counter(trRefused, d.BadFrame, "bad frame")
+	counter(trRefused, d.OversizedFrame, "oversized")
+	counter(trDropped, d.UnknownPeer, string(ws.DropUnknownPeer))
+	counter(trDropped, d.NoConnection, string(ws.DropNoConnection))
+	counter(trDropped, d.QueueFull, string(ws.DropQueueFull))
+	counter(trDropped, d.Oversized, string(ws.DropOversized))
+	counter(trDropped, d.Invalid, string(ws.DropInvalid))
+	counter(trDropped, d.ConnectionLost, string(ws.DropConnectionLost))
+	counter(trAuthFailures, st.AuthFailures)
+	counter(trConnections, st.Connections)
+	counter(trReconnects, st.Reconnects)
+	counter(trBytes, st.SentBytes, "sent")
+	counter(trBytes, st.ReceivedBytes, "received")
+	ch <- prometheus.MustNewConstMetric(trOpen, prometheus.GaugeValue, float64(st.Open))
 }

@@ -40,7 +40,10 @@ type server struct {
 	metrics    *metrics
 	ui         http.Handler
 	httpClient *http.Client
-	stopping   chan struct{}
+	// stopping is closed, under mu, when the member stops: the event
+	// streams (counted in streams) flush and close.
+	stopping chan struct{}
+	streams  sync.WaitGroup
 	// shutdownHTTP stops the HTTP server gracefully.
 	shutdownHTTP func(context.Context) error
 
@@ -130,6 +133,9 @@ func start(opts *options, ln net.Listener, logOut io.Writer) (*server, error) {
 	if err := s.initCluster(); err != nil {
 		return nil, err
 	}
+	if removed(store.ConfState(), opts.id) {
+		return nil, fmt.Errorf("member %d was removed from the cluster (data dir %s): it will not run outside it; to bring it back, delete the data dir and --join as a new member", opts.id, opts.dataDir)
+	}
 
 	events := live.NewEvents(s.hub.publish, nil)
 	node, err := core.NewNode(core.Config{
@@ -176,6 +182,7 @@ func start(opts *options, ln net.Listener, logOut io.Writer) (*server, error) {
 		return nil, err
 	}
 	s.transport = tr
+	s.metrics.reg.MustRegister(transportCollector{tr})
 	driver = live.Start(node, tr, live.Config{
 		TickInterval:  opts.tick,
 		Events:        events,
@@ -232,6 +239,11 @@ func (s *server) initCluster() error {
 		return nil
 	case !known && !fresh:
 		return fmt.Errorf("data dir %s holds a raft log but no cluster id (%s): not a raftnode data dir", s.opts.dataDir, keyClusterID)
+	case known:
+		// Joined before (the id is written when the join is accepted),
+		// but never received the leader's snapshot: wait for it.
+		s.clusterID = id
+		return nil
 	case s.opts.join != "":
 		return s.join()
 	case s.opts.initialCluster != nil:
@@ -244,32 +256,59 @@ func (s *server) initCluster() error {
 			return err
 		}
 		return writeClusterID(e, s.clusterID)
-	case known:
-		// Joined before, but never received the leader's snapshot.
-		s.clusterID = id
-		return nil
 	}
 	return usageErr("the data dir %s is empty: start a new cluster with --initial-cluster, or join one with --join", s.opts.dataDir)
 }
 
-// join asks a running cluster to add this member (as a voter that starts
-// empty and catches up from the leader's snapshot), and records the
-// cluster's id.
+// join asks a running cluster to add this member (a voter, or a learner
+// with --join-as-learner) that starts empty and catches up from the
+// leader's snapshot, and records the cluster's id. A member an admin
+// already added (POST /cluster/members, as etcd's `member add` before the
+// new member starts) is not added again: it only learns the cluster's id.
 func (s *server) join() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*s.opts.requestTimeout)
 	defer cancel()
-	var resp addMemberResponse
-	err := s.peerJSON(ctx, http.MethodPost, s.opts.join+"/cluster/members", addMemberRequest{ID: s.opts.id, URL: s.opts.advertiseURL}, &resp)
-	if err != nil {
+	var cs clusterStatus
+	if err := s.peerJSON(ctx, http.MethodGet, s.opts.join+"/cluster?local=1", nil, &cs); err != nil {
 		return fmt.Errorf("--join %s: %w", s.opts.join, err)
 	}
-	id, err := strconv.ParseUint(resp.ClusterID, 16, 64)
+	clusterID := cs.ClusterID
+	added := slices.IndexFunc(cs.Members, func(m core.Member) bool { return m.ID == s.opts.id })
+	switch {
+	case added >= 0 && cs.Members[added].URL != s.opts.advertiseURL:
+		return fmt.Errorf("--join %s: member %d is already in the cluster, at %s, not at %s (this member's --advertise-url)", s.opts.join, s.opts.id, cs.Members[added].URL, s.opts.advertiseURL)
+	case added >= 0:
+		s.log.Info("already a member of the cluster; starting", "via", s.opts.join, "role", cs.Members[added].Role)
+	default:
+		var resp addMemberResponse
+		req := addMemberRequest{ID: s.opts.id, URL: s.opts.advertiseURL, Learner: s.opts.joinAsLearner}
+		if err := s.peerJSON(ctx, http.MethodPost, s.opts.join+"/cluster/members", req, &resp); err != nil {
+			return fmt.Errorf("--join %s: %w", s.opts.join, err)
+		}
+		clusterID = resp.ClusterID
+		s.log.Info("joined the cluster", "via", s.opts.join, "index", resp.Index, "learner", s.opts.joinAsLearner)
+	}
+	id, err := strconv.ParseUint(clusterID, 16, 64)
 	if err != nil {
-		return fmt.Errorf("--join %s: bad cluster id %q", s.opts.join, resp.ClusterID)
+		return fmt.Errorf("--join %s: bad cluster id %q", s.opts.join, clusterID)
 	}
 	s.clusterID = id
-	s.log.Info("joined the cluster", "via", s.opts.join, "index", resp.Index)
 	return writeClusterID(s.store.Engine(), id)
+}
+
+// removed reports whether the membership cs (as of the applied index)
+// exists and lacks id: the member applied its own removal. A member that
+// joined and awaits its first snapshot has no membership yet.
+func removed(cs *pb.ConfState, id uint64) bool {
+	all := [][]uint64{cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()}
+	known := false
+	for _, ids := range all {
+		if slices.Contains(ids, id) {
+			return false
+		}
+		known = known || len(ids) > 0
+	}
+	return known
 }
 
 // setPeers makes the transport's peers follow the membership. Called from
@@ -294,11 +333,25 @@ func (s *server) setPeers(members []core.Member) {
 	}
 	for id := range s.peers {
 		if !seen[id] {
-			s.transport.RemovePeer(id)
 			delete(s.peers, id)
+			// Not at once: the Ready that applied the removal also queued
+			// raft's last messages to the member, among them the append
+			// that tells it the removal committed, which is how it learns
+			// it was removed and stops (RemovePeer would drop them).
+			time.AfterFunc(removedPeerGrace, func() {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if _, back := s.peers[id]; !back {
+					s.transport.RemovePeer(id)
+				}
+			})
 		}
 	}
 }
+
+// removedPeerGrace is how long a removed member stays connected, for raft's
+// messages already queued to it.
+const removedPeerGrace = 2 * time.Second
 
 func (s *server) clientTLS() (*tls.Config, error) {
 	if s.opts.tlsCA == "" {
@@ -315,16 +368,40 @@ func (s *server) clientTLS() (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// stop shuts the member down cleanly: no new requests, raft stopped,
-// connections closed, the store closed.
+// stop shuts the member down cleanly: no new requests (those under way
+// finish), raft stopped, event streams flushed and closed, connections
+// closed, the store closed.
 func (s *server) stop() {
-	close(s.stopping)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.shutdownHTTP(ctx)
 	s.driver.Stop()
+	s.mu.Lock()
+	close(s.stopping)
+	s.mu.Unlock()
+	streamsDone := make(chan struct{})
+	go func() { s.streams.Wait(); close(streamsDone) }()
+	select {
+	case <-streamsDone:
+	case <-time.After(2 * time.Second): // a consumer that does not read
+	}
 	_ = s.transport.Close()
-	if err := s.store.Close(); err != nil {
-		s.log.Error("closing the store", "err", err)
+	// Badger's Close flushes its memtable and retries forever when it
+	// cannot (the data dir is gone, the disk failed): bounded, so that a
+	// member whose storage failed still exits. Every write raft relies on
+	// was synced when its Ready was handled, so leaving now is a crash at
+	// worst, which raft is built for.
+	closed := make(chan error, 1)
+	go func() { closed <- s.store.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			s.log.Error("closing the store", "err", err)
+		}
+	case <-time.After(storeCloseTimeout):
+		s.log.Error("closing the store did not finish; exiting without it", "after", storeCloseTimeout)
 	}
 }
+
+// storeCloseTimeout bounds the store's Close at shutdown.
+const storeCloseTimeout = 5 * time.Second

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"math"
+	"testing"
+
+	"github.com/raftlab/raftlab/core"
+)
+
+// The hub's history and resumption: what a consumer gets back for each
+// since, including ones the history no longer reaches and ones beyond it.
+func TestHubResume(t *testing.T) {
+	h := newHub(100, nil)
+	for seq := uint64(1); seq <= 250; seq++ {
+		h.publish(core.Event{Seq: seq, Kind: core.KindLog})
+	}
+	for _, tc := range []struct {
+		since         uint64
+		first, missed uint64 // first event of the backlog (0: none)
+	}{
+		{0, 151, 150},
+		{149, 151, 1},
+		{150, 151, 0},
+		{200, 201, 0},
+		{250, 0, 0},
+		{5000, 0, 0}, // a consumer of an earlier run of the member
+		{math.MaxUint64, 0, 0},
+	} {
+		backlog, missed, sub := h.subscribe(tc.since)
+		h.unsubscribe(sub)
+		first := uint64(0)
+		if len(backlog) > 0 {
+			first = backlog[0].Seq
+			if last := backlog[len(backlog)-1].Seq; last != 250 {
+				t.Errorf("since %d: backlog ends at %d", tc.since, last)
+			}
+		}
+		if first != tc.first || missed != tc.missed {
+			t.Errorf("since %d: backlog from %d, missed %d; want from %d, missed %d", tc.since, first, missed, tc.first, tc.missed)
+		}
+	}
+	if got := h.lastSeq(); got != 250 {
+		t.Errorf("lastSeq %d", got)
+	}
+}
+
+// A subscriber that does not keep up is cut off; publishing never blocks
+// and the others go on.
+func TestHubCutsOffSlowSubscriber(t *testing.T) {
+	h := newHub(100, nil)
+	_, _, slow := h.subscribe(0)
+	_, _, fast := h.subscribe(0)
+	for seq := uint64(1); seq <= subscriberBuffer+1; seq++ {
+		h.publish(core.Event{Seq: seq})
+		select {
+		case <-fast.ch:
+		default:
+			t.Fatalf("fast subscriber missed event %d", seq)
+		}
+	}
+	select {
+	case <-slow.cut:
+	default:
+		t.Fatal("slow subscriber not cut off")
+	}
+	select {
+	case <-fast.cut:
+		t.Fatal("fast subscriber cut off")
+	default:
+	}
+}
