@@ -140,6 +140,12 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Member 99, a learner that never runs, is how an attacker that holds
+	// the cluster token gets through the handshake; an id outside the
+	// membership is refused at the handshake.
+	if r, err := m.Do("POST", "/cluster/members", []byte(`{"id":99,"url":"http://127.0.0.1:9","learner":true}`), "Authorization", "Bearer "+admin); err != nil || r.Status != 200 {
+		t.Fatalf("adding learner 99: %+v %v", r, err)
+	}
 	metricsBefore := m.Metrics(t)
 
 	// A slow-loris client sends its headers a byte at a time; the member
@@ -210,6 +216,15 @@ func TestBadInput(t *testing.T) {
 			edit := func(hello []byte) { binary.BigEndian.PutUint64(hello[4:], cred.ClusterID) }
 			if err := p.handshake(t, cred, edit); !errors.Is(err, ws.ErrRefused) || !errors.Is(err, ws.ErrWrongCluster) {
 				t.Fatalf("handshake with a wrong cluster id: %v", err)
+			}
+			return p
+		}, websocket.ClosePolicyViolation, "raftlab_transport_auth_failures_total"},
+		{"an id outside the membership", func(t *testing.T) peerConn {
+			p := dialPeer(t, m)
+			cred := as99
+			cred.ID = 77
+			if err := p.handshake(t, cred, nil); !errors.Is(err, ws.ErrRefused) || !errors.Is(err, ws.ErrUnknownPeer) {
+				t.Fatalf("handshake as a non-member: %v", err)
 			}
 			return p
 		}, websocket.ClosePolicyViolation, "raftlab_transport_auth_failures_total"},

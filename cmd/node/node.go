@@ -154,10 +154,11 @@ func start(opts *options, ln net.Listener, logOut io.Writer) (*server, error) {
 	var driverReady sync.WaitGroup
 	driverReady.Add(1)
 	tr, err := ws.New(ws.Config{
-		ID:        opts.id,
-		ClusterID: s.clusterID,
-		Token:     opts.clusterToken,
-		ClientTLS: clientTLS,
+		ID:         opts.id,
+		ClusterID:  s.clusterID,
+		Token:      opts.clusterToken,
+		AcceptPeer: func(id uint64) bool { driverReady.Wait(); return s.acceptPeer(id) },
+		ClientTLS:  clientTLS,
 		Deliver: func(id uint64, m *pb.Message) {
 			driverReady.Wait()
 			s.metrics.msgsReceived.WithLabelValues(core.MsgTypeName(m.GetType())).Inc()
@@ -309,6 +310,18 @@ func removed(cs *pb.ConfState, id uint64) bool {
 		known = known || len(ids) > 0
 	}
 	return known
+}
+
+// acceptPeer says whether a peer that proved it holds the cluster token may
+// connect as member id: a member of the configuration, or anyone while this
+// member knows no configuration yet (it joined and waits for the leader's
+// snapshot). A removed member is refused.
+func (s *server) acceptPeer(id uint64) bool {
+	members := s.driver.Status().Members
+	if len(members) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(members, func(m core.Member) bool { return m.ID == id })
 }
 
 // setPeers makes the transport's peers follow the membership. Called from

@@ -143,6 +143,7 @@ func (d *Driver) noteMembership() {
 	members := d.node.Members()
 	isMember := slices.ContainsFunc(members, func(m core.Member) bool { return m.ID == d.node.ID() })
 	if d.wasMember && !isMember {
+		d.emit(core.Event{Node: d.node.ID(), Kind: core.KindStop, Error: "removed from the cluster"})
 		d.fail(ErrRemoved)
 	}
 	d.wasMember = d.wasMember || isMember
