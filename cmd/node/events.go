@@ -177,30 +177,41 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	send := func(f streamFrame) error {
-		b, err := json.Marshal(f)
-		if err != nil {
-			return err
-		}
+	write := func(b []byte) error {
 		_ = conn.SetWriteDeadline(time.Now().Add(eventsWrite))
 		return conn.WriteMessage(websocket.TextMessage, b)
 	}
-	if send(streamFrame{Hello: &streamHello{V: core.SchemaVersion, Member: s.opts.id, ClusterID: fmt.Sprintf("%016x", s.clusterID), Last: s.hub.lastSeq()}}) != nil {
+	// send writes a batch as {"events":[...]} from the events' shared
+	// encodings.
+	var buf []byte
+	send := func(batch []*hubEvent) error {
+		buf = append(buf[:0], `{"events":[`...)
+		for i, e := range batch {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, e.json()...)
+		}
+		buf = append(buf, "]}"...)
+		return write(buf)
+	}
+	hello, _ := json.Marshal(streamFrame{Hello: &streamHello{V: core.SchemaVersion, Member: s.opts.id, ClusterID: fmt.Sprintf("%016x", s.clusterID), Last: s.hub.lastSeq()}})
+	if write(hello) != nil {
 		return
 	}
 	if missed > 0 {
-		backlog = append([]core.Event{{V: core.SchemaVersion, Seq: since + missed, Node: s.opts.id, Kind: core.KindDropped, Dropped: &core.DroppedInfo{Count: missed}}}, backlog...)
+		backlog = append([]*hubEvent{{Event: core.Event{V: core.SchemaVersion, Seq: since + missed, Node: s.opts.id, Kind: core.KindDropped, Dropped: &core.DroppedInfo{Count: missed}}}}, backlog...)
 	}
 	for len(backlog) > 0 {
 		n := min(len(backlog), eventsPerFrame)
-		if send(streamFrame{Events: backlog[:n]}) != nil {
+		if send(backlog[:n]) != nil {
 			return
 		}
 		backlog = backlog[n:]
 	}
 	ping := time.NewTicker(eventsPing)
 	defer ping.Stop()
-	batch := make([]core.Event, 0, eventsPerFrame)
+	batch := make([]*hubEvent, 0, eventsPerFrame)
 	for {
 		select {
 		case e := <-sub.ch:
@@ -214,7 +225,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 					break more
 				}
 			}
-			if send(streamFrame{Events: batch}) != nil {
+			if send(batch) != nil {
 				return
 			}
 		case <-sub.cut:
@@ -239,7 +250,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 					break rest
 				}
 			}
-			if len(batch) > 0 && send(streamFrame{Events: batch}) != nil {
+			if len(batch) > 0 && send(batch) != nil {
 				return
 			}
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "member stopping"), time.Now().Add(time.Second))

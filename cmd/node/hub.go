@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/raftlab/raftlab/core"
@@ -12,8 +13,8 @@ import (
 // slows the member or the other UIs.
 type hub struct {
 	mu   sync.Mutex
-	ring []core.Event // the last cap(ring) events, oldest at start
-	next int          // where the next event goes once the ring is full
+	ring []*hubEvent // the last cap(ring) events, oldest at start
+	next int         // where the next event goes once the ring is full
 	full bool
 	subs map[*subscriber]struct{}
 	// observe gets every event before subscribers (metrics).
@@ -24,15 +25,36 @@ type hub struct {
 // is cut off.
 const subscriberBuffer = 8192
 
+// hubEvent is an event as the hub holds it: encoded to JSON once, by the
+// first stream that sends it, however many streams do. Observing a member
+// from four browsers costs one encoding per event, not four.
+type hubEvent struct {
+	core.Event
+	once sync.Once
+	js   []byte
+}
+
+// json returns the event's encoding.
+func (e *hubEvent) json() []byte {
+	e.once.Do(func() {
+		b, err := json.Marshal(&e.Event)
+		if err != nil {
+			b = []byte(`{"kind":"log","log":{"level":"error","text":"event not encodable"}}`)
+		}
+		e.js = b
+	})
+	return e.js
+}
+
 type subscriber struct {
-	ch chan core.Event
+	ch chan *hubEvent
 	// cut is closed when the hub cut the subscriber off.
 	cut  chan struct{}
 	once sync.Once
 }
 
 func newHub(history int, observe func(*core.Event)) *hub {
-	return &hub{ring: make([]core.Event, 0, history), subs: map[*subscriber]struct{}{}, observe: observe}
+	return &hub{ring: make([]*hubEvent, 0, history), subs: map[*subscriber]struct{}{}, observe: observe}
 }
 
 // publish records e and hands it to every subscriber.
@@ -40,18 +62,19 @@ func (h *hub) publish(e core.Event) {
 	if h.observe != nil {
 		h.observe(&e)
 	}
+	he := &hubEvent{Event: e}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.ring) < cap(h.ring) {
-		h.ring = append(h.ring, e)
+		h.ring = append(h.ring, he)
 	} else {
-		h.ring[h.next] = e
+		h.ring[h.next] = he
 		h.next = (h.next + 1) % len(h.ring)
 		h.full = true
 	}
 	for s := range h.subs {
 		select {
-		case s.ch <- e:
+		case s.ch <- he:
 		default:
 			s.once.Do(func() { close(s.cut) })
 			delete(h.subs, s)
@@ -60,17 +83,17 @@ func (h *hub) publish(e core.Event) {
 }
 
 // history returns the recorded events in order.
-func (h *hub) historyLocked() []core.Event {
+func (h *hub) historyLocked() []*hubEvent {
 	if !h.full {
 		return h.ring
 	}
-	return append(append([]core.Event(nil), h.ring[h.next:]...), h.ring[:h.next]...)
+	return append(append([]*hubEvent(nil), h.ring[h.next:]...), h.ring[:h.next]...)
 }
 
 // subscribe returns the recorded events after since, how many events after
 // since the history no longer holds (a gap the consumer must be told of),
 // and a subscription to what follows.
-func (h *hub) subscribe(since uint64) (backlog []core.Event, missed uint64, s *subscriber) {
+func (h *hub) subscribe(since uint64) (backlog []*hubEvent, missed uint64, s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	hist := h.historyLocked()
@@ -80,11 +103,11 @@ func (h *hub) subscribe(since uint64) (backlog []core.Event, missed uint64, s *s
 	}
 	for i, e := range hist {
 		if e.Seq > since {
-			backlog = append([]core.Event(nil), hist[i:]...)
+			backlog = append([]*hubEvent(nil), hist[i:]...)
 			break
 		}
 	}
-	s = &subscriber{ch: make(chan core.Event, subscriberBuffer), cut: make(chan struct{})}
+	s = &subscriber{ch: make(chan *hubEvent, subscriberBuffer), cut: make(chan struct{})}
 	h.subs[s] = struct{}{}
 	return backlog, missed, s
 }
