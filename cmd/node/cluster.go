@@ -334,6 +334,26 @@ func (s *server) snapshot(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})
 }
 
+// digestAnswer is the answer of GET /cluster/digest.
+type digestAnswer struct {
+	Member uint64 `json:"member"`
+	core.StateDigest
+}
+
+// digest answers GET /cluster/digest: a fingerprint of this member's state
+// machine at its applied index. Members at the same applied index must
+// agree; the robustness tests compare them at the end of every run.
+func (s *server) digest(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	d, err := s.driver.StateDigest(ctx)
+	if err != nil {
+		writeRaftError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, digestAnswer{Member: s.opts.id, StateDigest: d})
+}
+
 // peerJSON calls another member's API and decodes its JSON answer.
 func (s *server) peerJSON(ctx context.Context, method, url string, body, out any) error {
 	var rd io.Reader

@@ -32,6 +32,7 @@ import (
 const (
 	closeTooSlow   = 4001
 	eventsPerFrame = 512
+	eventsFlush    = 25 * time.Millisecond
 	eventsPing     = 20 * time.Second
 	eventsWrite    = 10 * time.Second
 )
@@ -146,6 +147,15 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		since = n
 	}
+	var limit *rateLimit
+	if v := r.URL.Query().Get("rate"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n == 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("rate=%q: want the detail events per second, a positive integer", v))
+			return
+		}
+		limit = newRateLimit(float64(n))
+	}
 	up := websocket.Upgrader{
 		HandshakeTimeout:  5 * time.Second,
 		EnableCompression: false,
@@ -185,6 +195,12 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	// encodings.
 	var buf []byte
 	send := func(batch []*hubEvent) error {
+		if limit != nil {
+			batch = limit.filter(batch, s.opts.id)
+			if len(batch) == 0 {
+				return nil
+			}
+		}
 		buf = append(buf[:0], `{"events":[`...)
 		for i, e := range batch {
 			if i > 0 {
@@ -212,21 +228,28 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	ping := time.NewTicker(eventsPing)
 	defer ping.Stop()
 	batch := make([]*hubEvent, 0, eventsPerFrame)
+	// The stream wakes every eventsFlush and sends what came meanwhile: a
+	// stream woken for every event costs a busy member a context switch per
+	// event and per watcher.
+	flush := time.NewTicker(eventsFlush)
+	defer flush.Stop()
 	for {
 		select {
-		case e := <-sub.ch:
-			batch = append(batch[:0], e)
-		more:
-			for len(batch) < eventsPerFrame {
-				select {
-				case e := <-sub.ch:
-					batch = append(batch, e)
-				default:
-					break more
+		case <-flush.C:
+			for len(sub.ch) > 0 {
+				batch = batch[:0]
+			more:
+				for len(batch) < eventsPerFrame {
+					select {
+					case e := <-sub.ch:
+						batch = append(batch, e)
+					default:
+						break more
+					}
 				}
-			}
-			if send(batch) != nil {
-				return
+				if send(batch) != nil {
+					return
+				}
 			}
 		case <-sub.cut:
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeTooSlow, "consumer too slow: resume with ?since="), time.Now().Add(time.Second))

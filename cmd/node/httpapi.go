@@ -88,6 +88,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("DELETE /cluster/members/{id}", s.removeMember)
 	mux.HandleFunc("POST /cluster/leader", s.transferLeader)
 	mux.HandleFunc("POST /cluster/snapshot", s.snapshot)
+	mux.HandleFunc("GET /cluster/digest", s.digest)
 	mux.HandleFunc("GET /events", s.events)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -145,6 +145,7 @@ func start(opts *options, ln net.Listener, logOut io.Writer) (*server, error) {
 		SnapshotEntries: opts.snapshotEvery,
 		CatchUpEntries:  opts.catchUp,
 		Events:          events.Emit,
+		Failpoint:       failpointHook(log),
 	}, store)
 	if err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", opts.dataDir, err)

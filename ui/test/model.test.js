@@ -78,6 +78,6 @@ test('streams of several members merge in time order after a short wait', () => 
   assert.deepEqual(m.release(360, 150).map((e) => `${e.node}@${e.time}`), ['1@50', '2@100', '1@200']);
   assert.deepEqual(m.release(1000, 150).map((e) => `${e.node}@${e.time}`), ['2@300']);
   assert.equal(normalizeURL('127.0.0.1:7001/'), 'http://127.0.0.1:7001');
-  assert.equal(eventsURL('https://h:1', 42), 'wss://h:1/events?since=42');
+  assert.equal(eventsURL('https://h:1', 42), 'wss://h:1/events?since=42&rate=2000');
   assert.throws(() => normalizeURL('ftp://x'));
 });

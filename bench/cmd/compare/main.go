@@ -61,12 +61,17 @@ type system struct {
 	name   string
 	kind   cluster.Kind
 	target load.Target
+	// watchers is how many /events streams read every member during the
+	// runs, as open visualizers would.
+	watchers int
 }
 
 var allSystems = []system{
-	{"raftlab", cluster.KindRaftlab, load.RaftlabHTTP{}},
-	{"etcd-grpc", cluster.KindEtcd, load.EtcdGRPC{}},
-	{"etcd-http", cluster.KindEtcd, load.EtcdHTTP{}},
+	{"raftlab", cluster.KindRaftlab, load.RaftlabHTTP{}, 0},
+	{"etcd-grpc", cluster.KindEtcd, load.EtcdGRPC{}, 0},
+	{"etcd-http", cluster.KindEtcd, load.EtcdHTTP{}, 0},
+	// Raftlab observed: four UIs on every member's event stream.
+	{"raftlab-watched", cluster.KindRaftlab, load.RaftlabHTTP{}, 4},
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -114,7 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	for _, name := range strings.Split(*systems, ",") {
 		i := slices.IndexFunc(allSystems, func(s system) bool { return s.name == strings.TrimSpace(name) })
 		if i < 0 {
-			return nil, fmt.Errorf("-systems: unknown system %q (want raftlab, etcd-grpc, etcd-http)", name)
+			return nil, fmt.Errorf("-systems: unknown system %q (want raftlab, etcd-grpc, etcd-http, raftlab-watched)", name)
 		}
 		c.systems = append(c.systems, allSystems[i])
 	}
@@ -234,6 +239,16 @@ func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round 
 		pids[i] = strconv.Itoa(m.PID())
 	}
 	fmt.Fprintf(out, "  %-10s cluster up in %.1fs (pids %s)\n", sys.name, time.Since(t0).Seconds(), strings.Join(pids, " "))
+	if sys.watchers > 0 {
+		stop, err := load.Watch(ctx, cl.Endpoints(), sys.watchers)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			frames, bytes := stop()
+			fmt.Fprintf(out, "  %-10s %d watchers per member read %d frames, %.1f MiB of events\n", sys.name, sys.watchers, frames, float64(bytes)/(1<<20))
+		}()
+	}
 
 	endpoints := cl.Endpoints()
 	if c.pin > 0 {

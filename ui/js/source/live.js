@@ -18,12 +18,19 @@ export function normalizeURL(url) {
   return `${parsed.protocol}//${parsed.host}`;
 }
 
+/**
+ * Detail events (messages, storage writes) a second the page asks each
+ * member for: more than anyone can follow, few enough that watching a
+ * loaded member costs it little. The rest come as a "dropped" count.
+ */
+export const EVENT_RATE = 2000;
+
 /** The /events WebSocket URL of a member, resuming after seq. */
 export function eventsURL(base, since) {
   const u = new URL(base);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.pathname = '/events';
-  u.search = since ? `?since=${since}` : '';
+  u.search = since ? `?since=${since}&rate=${EVENT_RATE}` : `?rate=${EVENT_RATE}`;
   return u.toString();
 }
 
