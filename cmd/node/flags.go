@@ -35,6 +35,7 @@ type options struct {
 	allowedOrigins []string
 	requestTimeout time.Duration
 	eventHistory   int
+	memoryLimit    int64
 	messageEvents  bool
 	uiDir          string
 }
@@ -105,7 +106,12 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 5*time.Second, "how long a client request may wait for raft")
-	fs.IntVar(&o.eventHistory, "event-history", 20000, "events kept for /events?since= resumption")
+	fs.IntVar(&o.eventHistory, "event-history", 5000, "events kept for /events?since= resumption")
+	fs.Func("memory-limit", "soft limit of the Go runtime's memory, e.g. 128MiB (the garbage collector works harder near it); 0 for none. GOMEMLIMIT, when set, wins", func(s string) error {
+		n, err := parseBytes(s)
+		o.memoryLimit = n
+		return err
+	})
 	fs.BoolVar(&o.messageEvents, "message-events", true, "report every raft message sent and delivered on /events")
 	fs.StringVar(&o.uiDir, "ui-dir", "", "serve the UI from this directory instead of the embedded copy (development)")
 	return fs
@@ -120,7 +126,7 @@ func printUsage(w io.Writer) {
 
 // parseFlags parses and checks the command line.
 func parseFlags(args []string, out io.Writer) (*options, error) {
-	o := &options{}
+	o := &options{memoryLimit: 128 << 20}
 	fs := newFlagSet(o, out)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -256,4 +262,25 @@ func checkURL(s string) error {
 		return fmt.Errorf("%q: want scheme://host:port and nothing more", s)
 	}
 	return nil
+}
+
+// parseBytes parses a size such as 128MiB, 64MB, 1GiB or 1048576.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q: want a size like 128MiB", s)
+	}
+	return n * mult, nil
 }

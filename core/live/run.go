@@ -17,7 +17,7 @@ const maxBatch = 512
 // maxBatchBytes bounds the entry bytes (proposed, or received in appends)
 // taken before a Ready, so that a Ready's batch stays well inside what the
 // engine writes at once (Badger: 15% of its memtable), whatever the load.
-const maxBatchBytes = 512 << 10
+const maxBatchBytes = 256 << 10
 
 // run is the driver's goroutine: it owns the member.
 func (d *Driver) run() {

@@ -57,7 +57,7 @@ type config struct {
 // Ready's entries are bounded by the driver (core/live), a snapshot's state
 // machine is restored in chunks (storage.RestoreChunkBytes), and a larger
 // batch fails with an error that names the limit.
-const DefaultMemTableSize = 16 << 20
+const DefaultMemTableSize = 8 << 20
 
 // WithSyncWrites turns on Badger's own SyncWrites: every Apply is synced,
 // including those the store does not ask to sync (Append, Compact,
@@ -98,7 +98,7 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		WithSyncWrites(cfg.syncWrites).
 		WithMemTableSize(cfg.memTableSize).
 		// Badger refuses a value threshold above the largest transaction.
-		WithValueThreshold(min(maxValueThreshold, cfg.memTableSize*15/100)).
+		WithValueThreshold(min(maxValueThreshold, cfg.memTableSize*15/100/2)).
 		// One writer (Apply is serialized): conflict detection only costs.
 		WithDetectConflicts(false).
 		WithLogger(nil)
