@@ -435,7 +435,6 @@ func (s *Store) Dump(withKV bool, fn func(KeyChange)) error {
 	if err != nil {
 		return err
 	}
-	t := &txn{s: s, st: s.st}
 	for _, c := range []struct {
 		key string
 		v   any
@@ -454,7 +453,7 @@ func (s *Store) Dump(withKV bool, fn func(KeyChange)) error {
 		if err := unmarshal(DisplayKey(k), v, e); err != nil {
 			return err
 		}
-		fn(KeyChange{Key: DisplayKey(k), Value: DescribeEntry(e, t.s.describer), Synced: true})
+		fn(KeyChange{Key: DisplayKey(k), Value: DescribeEntry(e, s.describer), Synced: true})
 		return nil
 	})
 	if err != nil || !withKV {
