@@ -259,6 +259,7 @@ export default {
   'act.confChange': 'Membership change',
 
   // --- panels ---
+  'ready.sinceOnlySend': '(the {count} Readies since only sent messages: heartbeats and their answers)',
   // Shared by the Storage, Ready and Leader's view tabs.
   'panels.members': 'Show member',
   'panels.memberTitle': 'n{id}: {role}, term {term}',

@@ -260,6 +260,7 @@ export default {
   'act.confChange': '成员变更',
 
   // --- panels ---
+  'ready.sinceOnlySend': '（此后的 {count} 个 Ready 只发送了消息：心跳及其回复）',
   // Shared by the Storage, Ready and Leader's view tabs.
   'panels.members': '显示成员',
   'panels.memberTitle': 'n{id}：{role}，任期 {term}',

@@ -66,6 +66,8 @@ function newNode(id) {
     /** peer -> ProgressInfo, while leader */
     progress: {},
     ready: null,
+    /** the last Ready that persisted or applied something */
+    lastWork: null,
     readies: 0,
     lastApply: null,
     lastSnapshot: null,
@@ -122,10 +124,16 @@ export function apply(state, e) {
     }
     case 'deliver':
     case 'drop': onArrival(state, n, e); break;
-    case 'ready':
-      n.ready = { info: e.ready, at: e.time };
+    case 'ready': {
+      const rd = { info: e.ready, at: e.time };
+      n.ready = rd;
       n.readies++;
+      // Most Readies of a quiet cluster only carry heartbeats; the last one
+      // that wrote or applied something is the one worth showing.
+      const i = e.ready;
+      if (i.entriesTo || i.hardState || i.snapshot || i.committedTo) n.lastWork = rd;
       break;
+    }
     case 'key': onKey(n, e.key, e.time, e.seq); break;
     case 'commit': n.commit = e.commit.to; break;
     case 'apply':

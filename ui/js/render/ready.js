@@ -110,7 +110,7 @@ export function renderReady(panel, state, view, helpers) {
   if (!c || c.lang !== language()) c = panel.__ready = build(panel);
   memberBar(c.bar, state, view.selected, helpers);
   const n = state.nodes[view.selected];
-  const rd = n && n.ready;
+  const rd = n && (n.lastWork || n.ready);
   c.steps.hidden = !rd;
   c.when.hidden = !rd;
   c.none.hidden = !!rd;
@@ -129,7 +129,10 @@ export function renderReady(panel, state, view, helpers) {
   const info = rd.info;
   setText(c.title, t('ready.title', { number: info.number, id: n.id }));
   setText(c.role, t('panels.roleTerm', { role: memberRole(n), term: n.term }));
-  setText(c.when, t('ready.when', { time: timeText(rd.at, view.live), ago: agoText(view.t - rd.at) }));
+  let when = t('ready.when', { time: timeText(rd.at, view.live), ago: agoText(view.t - rd.at) });
+  const since = n.ready.info.number - info.number;
+  if (since > 0) when += ' ' + t('ready.sinceOnlySend', { count: since });
+  setText(c.when, when);
   const steps = readySteps(info);
   steps.forEach((s, i) => {
     const it = c.items[i];
