@@ -92,3 +92,20 @@ func TestBrowserSharedURLReproducesTheRun(t *testing.T) {
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// TestBrowserPartitionByChoosingGroups: the partition builder puts members
+// in groups by clicking them, and the links between groups are cut.
+func TestBrowserPartitionByChoosingGroups(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	openSim(t, ctx, serveUI(t))
+	eval[any](t, ctx, `raftlabApp.setSpeed(3)`)
+	waitFor(t, ctx, "a leader", leaderJS+` > 0`, 30*time.Second)
+	eval[any](t, ctx, `document.querySelector('[data-act="groups"]').click()`)
+	// n1 and n2 to group B: a 2 | 3 split.
+	eval[any](t, ctx, `document.querySelector('#node-menu [data-member="1"]').click(); document.querySelector('#node-menu [data-member="2"]').click(); document.querySelector('[data-act="apply-groups"]').click()`)
+	waitFor(t, ctx, "six links cut", `document.querySelectorAll('#links line.cut').length === 6`, 10*time.Second)
+	groups := eval[string](t, ctx, `JSON.stringify(raftlabApp.state().network.groups)`)
+	if groups != `[[3,4,5],[1,2]]` && groups != `[[1,2],[3,4,5]]` {
+		t.Fatalf("groups %s, want n1 n2 apart from n3 n4 n5", groups)
+	}
+}

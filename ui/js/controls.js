@@ -63,6 +63,7 @@ export class Controls {
       h('button', { 'data-act': 'crash-toggle', text: t('act.crash'), on: { click: () => this.crashToggle() } }),
       h('button', { 'data-act': 'partition', text: t('act.partition'), on: { click: () => act({ kind: 'partition', groups: [[sel()]] }) } }),
       h('button', { 'data-act': 'split', text: t('act.split'), on: { click: () => this.split() } }),
+      h('button', { 'data-act': 'groups', text: t('act.groups'), on: { click: (ev) => this.partitionBuilder(ev) } }),
       h('button', { 'data-act': 'heal', text: t('act.heal'), on: { click: () => act({ kind: 'heal' }) } }),
     );
     const num = (id, label, min, max, val, step) => h('label', {}, h('span', { text: label }),
@@ -83,7 +84,8 @@ export class Controls {
       h('button', { 'data-act': 'remove', text: t('act.remove'), on: { click: () => act({ kind: 'remove', peer: sel() }) } }),
     );
     const fresh = h('div', { class: 'group sim-only', role: 'group', 'aria-label': t('ctl.newCluster') },
-      num('new-size', t('ctl.size'), 1, 9, DEFAULT_CONFIG.nodes, 1), num('new-seed', t('ctl.seed'), 0, 1e9, 1, 1), num('new-election', t('ctl.election'), 2, 100, DEFAULT_CONFIG.electionTicks, 1),
+      num('new-size', t('ctl.size'), 1, 9, DEFAULT_CONFIG.nodes, 1), num('new-seed', t('ctl.seed'), 0, 1e9, 1, 1),
+      num('new-tick', t('ctl.tickMs'), 10, 5000, DEFAULT_CONFIG.tickMs, 10), num('new-election', t('ctl.election'), 2, 100, DEFAULT_CONFIG.electionTicks, 1), num('new-heartbeat', t('ctl.heartbeat'), 1, 50, DEFAULT_CONFIG.heartbeatTicks, 1),
       h('button', { 'data-act': 'new-cluster', text: t('ctl.newCluster'), on: { click: () => this.newCluster() } }),
     );
     // Network settings and a new cluster are less frequent: they open from
@@ -118,12 +120,51 @@ export class Controls {
     const v = (id) => Number(this.doc.getElementById(id).value);
     const nodes = Math.min(9, Math.max(1, v('new-size') | 0));
     const electionTicks = Math.min(100, Math.max(2, v('new-election') | 0));
+    const heartbeatTicks = Math.min(electionTicks - 1, Math.max(1, v('new-heartbeat') | 0));
+    const tickMs = Math.min(5000, Math.max(10, v('new-tick') | 0));
     try {
-      this.app.newCluster({ ...DEFAULT_CONFIG, nodes, electionTicks, seed: Math.max(0, v('new-seed') | 0) });
+      this.app.newCluster({ ...DEFAULT_CONFIG, nodes, tickMs, electionTicks, heartbeatTicks, seed: Math.max(0, v('new-seed') | 0) });
       this.app.play(true);
     } catch (err) {
       this.app.banner(err.message, true);
     }
+  }
+
+  /**
+   * partitionBuilder lets a teacher choose the groups: each member is put in
+   * group A, B or C by clicking it; members of different groups cannot talk.
+   */
+  partitionBuilder(ev) {
+    const app = this.app;
+    const state = app.state();
+    const ids = nodeIds(state).filter((id) => !state.nodes[id].stopped);
+    const current = state.network.groups || [];
+    const groupOf = {};
+    ids.forEach((id) => {
+      const g = current.findIndex((grp) => grp.includes(id));
+      groupOf[id] = g < 0 ? 0 : Math.min(g, 2);
+    });
+    const names = ['A', 'B', 'C'];
+    const pop = app.doc.getElementById('node-menu');
+    const row = h('div', { class: 'buttons' });
+    const draw = () => {
+      row.replaceChildren(...ids.map((id) => h('button', {
+        'data-member': id,
+        'aria-label': t('groups.member', { id, group: names[groupOf[id]] }),
+        text: `n${id}: ${names[groupOf[id]]}`,
+        on: { click: () => { groupOf[id] = (groupOf[id] + 1) % 3; draw(); } },
+      })));
+    };
+    draw();
+    const apply = h('button', { class: 'primary', 'data-act': 'apply-groups', text: t('groups.apply'), on: { click: () => {
+      const groups = [0, 1, 2].map((g) => ids.filter((id) => groupOf[id] === g)).filter((g) => g.length);
+      pop.hidden = true;
+      app.act(groups.length > 1 ? { kind: 'partition', groups } : { kind: 'heal' });
+    } } });
+    pop.replaceChildren(h('h3', { text: t('act.groups') }), h('p', { text: t('groups.hint') }), row, h('div', { class: 'buttons' }, apply));
+    pop.hidden = false;
+    pop.style.left = '1rem';
+    pop.style.top = '1rem';
   }
 
   setMode(mode) {
