@@ -225,32 +225,22 @@ func (s *server) memberRole(id uint64) string {
 }
 
 func (s *server) promoteMember(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	body, ok := readBody(w, r, nil)
-	if !ok {
-		return
-	}
-	switch s.memberRole(id) {
-	case "":
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no member %d", id))
-		return
-	case "voter":
-		writeError(w, http.StatusConflict, fmt.Sprintf("member %d is already a voter", id))
-		return
-	}
-	if s.forwardToLeader(w, r, body) {
-		return
-	}
-	s.confChange(w, r, fmt.Sprintf("v%d", id), nil)
+	s.memberChange(w, r, "v", func(role string) (int, string) {
+		if role == "voter" {
+			return http.StatusConflict, "is already a voter"
+		}
+		return 0, ""
+	})
 }
 
 func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
+	s.memberChange(w, r, "r", func(string) (int, string) { return 0, "" })
+}
+
+// memberChange is a conf change on the member of the request's path: op is
+// raft's letter for it ("v" voter, "r" remove); refuse may turn the
+// member's current role down with a status and a reason.
+func (s *server) memberChange(w http.ResponseWriter, r *http.Request, op string, refuse func(role string) (int, string)) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -262,14 +252,19 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.memberRole(id) == "" {
+	role := s.memberRole(id)
+	if role == "" {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no member %d", id))
+		return
+	}
+	if status, why := refuse(role); status != 0 {
+		writeError(w, status, fmt.Sprintf("member %d %s", id, why))
 		return
 	}
 	if s.forwardToLeader(w, r, body) {
 		return
 	}
-	s.confChange(w, r, fmt.Sprintf("r%d", id), nil)
+	s.confChange(w, r, fmt.Sprintf("%s%d", op, id), nil)
 }
 
 func (s *server) transferLeader(w http.ResponseWriter, r *http.Request) {

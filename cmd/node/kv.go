@@ -64,16 +64,7 @@ func (s *server) putKV(w http.ResponseWriter, r *http.Request) {
 		bodyFailed(w, r, err, fmt.Sprintf("value exceeds %d bytes", core.MaxValueBytes))
 		return
 	}
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	s.metrics.proposals.Inc()
-	idx, err := s.driver.Propose(ctx, core.Command{Op: core.OpPut, Key: key, Value: value})
-	if err != nil {
-		s.metrics.proposalsFailed.Inc()
-		writeRaftError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})
+	s.propose(w, r, core.Command{Op: core.OpPut, Key: key, Value: value})
 }
 
 func (s *server) deleteKV(w http.ResponseWriter, r *http.Request) {
@@ -81,10 +72,16 @@ func (s *server) deleteKV(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.propose(w, r, core.Command{Op: core.OpDelete, Key: key})
+}
+
+// propose writes c through raft and answers {"index": N} once it is
+// applied here.
+func (s *server) propose(w http.ResponseWriter, r *http.Request, c core.Command) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	s.metrics.proposals.Inc()
-	idx, err := s.driver.Propose(ctx, core.Command{Op: core.OpDelete, Key: key})
+	idx, err := s.driver.Propose(ctx, c)
 	if err != nil {
 		s.metrics.proposalsFailed.Inc()
 		writeRaftError(w, err)
