@@ -148,7 +148,7 @@ func Bootstrap(store *storage.Store, voters []uint64, urls map[uint64]string) (b
 	}, Data: finishSnapshotData(n, body)}
 	hs := &pb.HardState{Term: new(uint64(1)), Commit: new(uint64(1)), Vote: new(uint64(0))}
 	// The snapshot's data is written to the state machine in its batch.
-	store.SetRestorer(kvRestorer(store.Engine()))
+	store.SetRestorer(kvRestorer(store.Engine(), nil))
 	if err := store.Save(hs, nil, snap, true); err != nil {
 		return false, err
 	}

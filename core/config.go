@@ -41,7 +41,34 @@ type Config struct {
 	DebugLog bool
 	// Logger receives raft's log lines too. Nil: only events.
 	Logger raft.Logger
+	// Failpoint, when set, is called at the named crash points of the Ready
+	// loop and of a snapshot's restore (see the Failpoint* constants), so
+	// that a test build can crash the process exactly there. It must not
+	// call back into the Node. Nil: no crash points.
+	Failpoint func(name string)
 }
+
+// The crash points a Config.Failpoint is called at. Each is reached only
+// when there is work at that step, so a crash there always loses
+// something the step was about to do.
+const (
+	// FailpointBeforeSave: a Ready with entries, a HardState or a snapshot
+	// to persist, before the batch is written (a leader may already have
+	// sent its appends, thesis §10.2.1).
+	FailpointBeforeSave = "before-save"
+	// FailpointAfterSave: the batch is durable, the Ready's messages not
+	// yet released (a follower has not acknowledged what it persisted; a
+	// leader sent its appends before it saved).
+	FailpointAfterSave = "after-save"
+	// FailpointAfterSend: a Ready with committed entries released its
+	// messages (a leader's were handed to the transport), and applies none
+	// yet.
+	FailpointAfterSend = "after-send"
+	// FailpointDuringRestore: a snapshot from the leader was recorded and
+	// one chunk of its state machine written, the restore not finished
+	// (the applied index still behind it).
+	FailpointDuringRestore = "during-restore"
+)
 
 func (c *Config) withDefaults() (Config, error) {
 	out := *c

@@ -100,9 +100,24 @@ func finishSnapshotData(n uint64, body []byte) []byte {
 }
 
 // kvRestorer returns the storage.Restorer that replaces the state machine in
-// e with snapshot data, in batches of bounded size.
-func kvRestorer(e storage.Engine) storage.Restorer {
-	return func(data []byte, apply func(*storage.Batch) error) error {
+// e with snapshot data, in batches of bounded size. failpoint (may be nil) is
+// called once, after the first batch is written: a crash there leaves the
+// restore half done (the applied index, which the store writes last, is
+// still behind the snapshot), and the next start finishes it
+// (Store.FinishRestore).
+func kvRestorer(e storage.Engine, failpoint func(string)) storage.Restorer {
+	return func(data []byte, write func(*storage.Batch) error) error {
+		chunks := 0
+		apply := func(b *storage.Batch) error {
+			if err := write(b); err != nil {
+				return err
+			}
+			chunks++
+			if failpoint != nil && chunks == 1 {
+				failpoint(FailpointDuringRestore)
+			}
+			return nil
+		}
 		pairs, err := decodeKVSnapshot(data)
 		if err != nil {
 			return err

@@ -113,7 +113,7 @@ func NewNode(cfg Config, store *storage.Store) (n *Node, err error) {
 	}
 	// A crash during a snapshot's restore left the state machine behind
 	// the log: finish it before anything reads the store.
-	store.SetRestorer(kvRestorer(store.Engine()))
+	store.SetRestorer(kvRestorer(store.Engine(), c.Failpoint))
 	if err := store.FinishRestore(); err != nil {
 		return nil, err
 	}
@@ -208,6 +208,13 @@ func (n *Node) emitStorage() {
 	})
 	if count > maxDumpedKeys {
 		n.emit(Event{Kind: KindLog, Log: &LogInfo{Level: "warning", Text: fmt.Sprintf("storage holds %d keys; the first %d were reported", count, maxDumpedKeys)}})
+	}
+}
+
+// failpoint calls the configured crash point name, if any.
+func (n *Node) failpoint(name string) {
+	if n.cfg.Failpoint != nil {
+		n.cfg.Failpoint(name)
 	}
 }
 

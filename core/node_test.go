@@ -20,6 +20,9 @@ type testNet struct {
 	queue   []*pb.Message
 	results map[uint64]Result
 	down    map[uint64]bool
+	// crashes lets a member stop (a test's crash point) without failing
+	// the test.
+	crashes bool
 }
 
 func newTestNet(t *testing.T, ids ...uint64) *testNet {
@@ -64,6 +67,9 @@ func (net *testNet) ready(id uint64) {
 	n := net.nodes[id]
 	for n.HasReady() {
 		out, err := n.HandleReady()
+		if err != nil && net.crashes && n.Stopped() != nil {
+			return
+		}
 		if err != nil {
 			net.t.Fatal(err)
 		}

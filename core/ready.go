@@ -76,8 +76,15 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 
 	// 1. Persist, in one batch (Figure 2: persistent state is updated on
 	// stable storage before responding to RPCs).
+	persists := len(rd.Entries) > 0 || !raft.IsEmptyHardState(rd.HardState) || !raft.IsEmptySnap(rd.Snapshot)
+	if persists {
+		n.failpoint(FailpointBeforeSave)
+	}
 	if err := n.store.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return out, n.fail(err)
+	}
+	if persists {
+		n.failpoint(FailpointAfterSave)
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		n.snapshotApplied(rd.Snapshot, &out)
@@ -96,6 +103,9 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 	}
 
 	// 3. Apply what is committed, with the applied index in one batch.
+	if len(rd.CommittedEntries) > 0 {
+		n.failpoint(FailpointAfterSend)
+	}
 	confBefore := n.confState
 	if err := n.apply(rd.CommittedEntries, &out); err != nil {
 		return out, n.fail(err)

@@ -362,3 +362,27 @@ func (d *Driver) fail(err error) {
 		d.err = err
 	}
 }
+
+// StateDigest returns the digest of the member's state machine at its
+// applied index, computed on the driver's goroutine so that the two agree.
+func (d *Driver) StateDigest(ctx context.Context) (core.StateDigest, error) {
+	type res struct {
+		d   core.StateDigest
+		err error
+	}
+	c := make(chan res, 1)
+	if err := d.do(ctx, func() {
+		dg, err := d.node.StateDigest()
+		c <- res{dg, err}
+	}); err != nil {
+		return core.StateDigest{}, err
+	}
+	select {
+	case r := <-c:
+		return r.d, r.err
+	case <-d.done:
+		return core.StateDigest{}, d.stoppedErr()
+	case <-ctx.Done():
+		return core.StateDigest{}, ctx.Err()
+	}
+}
