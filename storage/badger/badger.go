@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	bdb "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/raftlab/raftlab/storage"
 )
@@ -101,9 +102,25 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		WithValueThreshold(min(maxValueThreshold, cfg.memTableSize*15/100/2)).
 		// One writer (Apply is serialized): conflict detection only costs.
 		WithDetectConflicts(false).
+		// Badger checks a table's index checksum when it opens it, but
+		// by default not its data blocks: a flipped bit in a block
+		// (Snappy-compressed, no checksum of its own) would be read back
+		// as a wrong value, raft entry or HardState. Verify each block
+		// when it is read (a damaged block then reads as missing, which
+		// the store reports as damage for raft's keys), and every table
+		// once opened (verifyTables). Not OnTableRead: Badger v4.9.6
+		// dereferences a nil block when that check fails, in a goroutine
+		// of its own.
+		WithChecksumVerificationMode(options.OnBlockRead).
 		WithLogger(nil)
 	if cfg.logger != nil {
 		bo = bo.WithLogger(logAdapter{cfg.logger})
+	}
+	// Badger opens its tables in goroutines of its own, and panics there
+	// on a table whose footer points outside the file (a truncated
+	// table): no recover can catch that, so check the footers first.
+	if err := checkTableFooters(dir); err != nil {
+		return nil, err
 	}
 	db, err := bdb.Open(bo)
 	if err != nil {
@@ -113,6 +130,10 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 			return nil, fmt.Errorf("badger: data dir %s is in use by another process", dir)
 		}
 		return nil, fmt.Errorf("badger: open %s: %w", dir, err)
+	}
+	if err := verifyTables(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("badger: open %s: damaged table: %w", dir, err)
 	}
 	e := &Engine{dir: dir, cfg: cfg, db: db}
 	// What an earlier process wrote may not be synced: the first sync
