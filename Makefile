@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 # Packages that build for js/wasm (the browser runs them).
 WASM_PKGS := ./core/... ./storage ./storage/memory ./storage/storagetest ./transport/ws
 
-.PHONY: all test test-go test-wasm test-js verify bench bench-go bench-wasm bench-cluster bench-smoke fuzz build cluster run wasm
+.PHONY: all test test-go test-wasm test-js test-robust verify bench bench-go bench-wasm bench-cluster bench-smoke fuzz build cluster run wasm
 
 all: test
 
@@ -38,6 +38,18 @@ test: wasm test-go test-wasm test-js
 
 test-go:
 	$(GO) test -timeout 30m ./...
+
+## test-robust: the extended robustness tier (docs/reliability.md): every
+## fault cell of cmd/node's TestRobustness ROBUST_RUNS times (default 20)
+## with a summary table (also in $$RAFTLAB_ROBUST_OUT/summary.md, default
+## $$TMPDIR/raftlab-robust), 100 kill -9 cycles under write load, damaged
+## stores and silent event consumers; then every fuzz target for 300 s.
+## `make test` runs the quick tier (each cell once, 20 kill cycles).
+ROBUST_RUNS ?= 20
+ROBUST_TESTS := ^(TestRobustness|TestKillRestartCycles|TestCorruptedStoreOnMinority|TestNeverReadingEventConsumers)$$
+test-robust:
+	RAFTLAB_ROBUST_RUNS=$(ROBUST_RUNS) RAFTLAB_KILL_CYCLES=100 $(GO) test -count=1 -timeout 4h -v -run '$(ROBUST_TESTS)' ./cmd/node
+	$(MAKE) fuzz FUZZTIME=300s
 
 ## test-js: the UI's pure modules with Node's test runner.
 test-js:
@@ -94,3 +106,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandshake$$' -fuzztime $(FUZZTIME) ./transport/ws
 	$(GO) test -run '^$$' -fuzz '^FuzzKVHandler$$' -fuzztime $(FUZZTIME) ./cmd/node
 	$(GO) test -run '^$$' -fuzz '^FuzzAdminHandlers$$' -fuzztime $(FUZZTIME) ./cmd/node
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./storage

@@ -72,8 +72,12 @@ func TestThreeMembers(t *testing.T) {
 }
 
 // killCycles is how many kill -9 and restart cycles TestKillRestartCycles
-// runs (fewer with -short).
+// runs: 20 (6 with -short), or RAFTLAB_KILL_CYCLES (the extended tier of
+// make test-robust runs 100).
 func killCycles() int {
+	if n := envInt("RAFTLAB_KILL_CYCLES", 0); n > 0 {
+		return n
+	}
 	if testing.Short() {
 		return 6
 	}

@@ -183,6 +183,13 @@ type ClusterOptions struct {
 	// for 127.0.0.1 from a CA the harness makes, which members (--tls-ca)
 	// and the harness's clients trust.
 	TLS bool
+	// Bin is the binary the members run; "" is raftnodeBin.
+	Bin string
+	// Env is added to every member's environment.
+	Env []string
+	// BeforeStart, if set, is called by StartCluster with each member
+	// before any starts: it may set the member's Advertise (a proxy).
+	BeforeStart func(*Member)
 }
 
 // Cluster is a set of raftnode processes of one cluster.
@@ -205,7 +212,10 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 	var initial []string
 	for id := uint64(1); id <= uint64(opts.Size); id++ {
 		m := c.newMember(id)
-		initial = append(initial, fmt.Sprintf("%d=%s", id, m.URL))
+		if opts.BeforeStart != nil {
+			opts.BeforeStart(m)
+		}
+		initial = append(initial, fmt.Sprintf("%d=%s", id, m.PeerURL()))
 	}
 	for _, m := range c.Members() {
 		m.Mode = []string{"--initial-cluster", strings.Join(initial, ",")}
@@ -274,6 +284,8 @@ func (c *Cluster) newMember(id uint64) *Member {
 		Token:   c.opts.Token,
 		Admin:   c.opts.AdminToken,
 		Extra:   slices.Clone(c.opts.Flags),
+		Bin:     c.opts.Bin,
+		Env:     slices.Clone(c.opts.Env),
 		tls:     c.tls,
 		http:    &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: c.tls}},
 	}
@@ -428,6 +440,13 @@ type Member struct {
 	Mode []string
 	// Extra are more flags, after the others.
 	Extra []string
+	// Advertise, when set, is the URL the member advertises to its peers
+	// (--advertise-url), a proxy in front of URL; clients still use URL.
+	Advertise string
+	// Bin is the binary it runs ("" is raftnodeBin); Env is added to its
+	// environment.
+	Bin string
+	Env []string
 
 	http *http.Client
 	tls  *tls.Config
@@ -450,6 +469,9 @@ func (m *Member) Args() []string {
 	}
 	if m.Admin != "" {
 		args = append(args, "--admin-token", m.Admin)
+	}
+	if m.Advertise != "" {
+		args = append(args, "--advertise-url", m.Advertise)
 	}
 	args = append(args, m.Mode...)
 	return append(args, m.Extra...)
@@ -477,7 +499,14 @@ func (m *Member) StartNoWait(t testing.TB) {
 	}
 	m.runs++
 	fmt.Fprintf(logf, "=== harness: run %d: raftnode %s\n", m.runs, strings.Join(m.Args(), " "))
-	cmd := exec.Command(raftnodeBin, m.Args()...)
+	bin := m.Bin
+	if bin == "" {
+		bin = raftnodeBin
+	}
+	cmd := exec.Command(bin, m.Args()...)
+	if len(m.Env) > 0 {
+		cmd.Env = append(os.Environ(), m.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
@@ -510,6 +539,15 @@ func (m *Member) WaitServing(t testing.TB) {
 		resp.Body.Close()
 		return true, ""
 	})
+}
+
+// PeerURL returns the URL the member's peers reach it at: Advertise, or
+// URL.
+func (m *Member) PeerURL() string {
+	if m.Advertise != "" {
+		return m.Advertise
+	}
+	return m.URL
 }
 
 // Running reports whether the member's process runs (or is paused).
