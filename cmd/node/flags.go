@@ -37,6 +37,7 @@ type options struct {
 	eventHistory   int
 	memoryLimit    int64
 	messageEvents  bool
+	enablePprof    bool
 	uiDir          string
 }
 
@@ -113,6 +114,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 		return err
 	})
 	fs.BoolVar(&o.messageEvents, "message-events", true, "report every raft message sent and delivered on /events")
+	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve Go's profiles at /debug/pprof/ (behind the admin token when one is set)")
 	fs.StringVar(&o.uiDir, "ui-dir", "", "serve the UI from this directory instead of the embedded copy (development)")
 	return fs
 }

@@ -93,6 +93,9 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", s.ui)
+	if s.opts.enablePprof {
+		s.handlePprof(mux)
+	}
 	// Under the API's paths, what the mux would answer in plain text (404,
 	// 405) is answered in JSON, like every other API error.
 	fallbacks := []string{"/kv/", "/cluster", "/cluster/", "/events", "/metrics", "/healthz"}
