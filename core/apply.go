@@ -3,7 +3,6 @@ package core
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -221,41 +220,17 @@ func (n *Node) Snapshot() (index uint64, err error) {
 	return index, nil
 }
 
-// snapshotLacksMembers reports whether the latest snapshot's membership
-// misses a member of the current one. raft refuses a snapshot that does not
-// name the member receiving it, so a member added after the latest snapshot
-// could never catch up from it (etcd#13741): snapshot again.
-func (n *Node) snapshotLacksMembers() bool {
-	if n.applied <= n.snapIndex {
-		return false
-	}
-	old := n.store.SnapshotMetadata().GetConfState()
-	in := func(id uint64) bool {
-		return slices.Contains(old.GetVoters(), id) || slices.Contains(old.GetLearners(), id) ||
-			slices.Contains(old.GetVotersOutgoing(), id) || slices.Contains(old.GetLearnersNext(), id)
-	}
-	for _, ids := range [][]uint64{n.confState.GetVoters(), n.confState.GetLearners(), n.confState.GetLearnersNext()} {
-		for _, id := range ids {
-			if !in(id) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
+// snapshot records a snapshot at the applied index and compacts the log
+// behind it. It records no data: the state machine is the data, copied
+// when a follower needs it (snapsend.go).
 func (n *Node) snapshot() (uint64, error) {
-	data, err := kvSnapshot(n.store.Engine())
-	if err != nil {
-		return 0, err
-	}
-	snap, err := n.store.CreateSnapshot(n.applied, n.confState, data)
+	snap, err := n.store.CreateSnapshot(n.applied, n.confState, nil)
 	if err != nil {
 		return 0, err
 	}
 	md := snap.GetMetadata()
 	n.snapIndex = md.GetIndex()
-	n.emit(Event{Kind: KindSnapshot, Snapshot: &SnapshotInfo{Phase: "created", Index: md.GetIndex(), Term: md.GetTerm(), Size: len(data), ConfState: storage.DescribeConfState(md.GetConfState())}})
+	n.emit(Event{Kind: KindSnapshot, Snapshot: &SnapshotInfo{Phase: "created", Index: md.GetIndex(), Term: md.GetTerm(), ConfState: storage.DescribeConfState(md.GetConfState())}})
 	if md.GetIndex() > n.cfg.CatchUpEntries {
 		compactTo := md.GetIndex() - n.cfg.CatchUpEntries
 		if first, _ := n.store.FirstIndex(); compactTo >= first {

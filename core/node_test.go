@@ -340,9 +340,12 @@ func TestMemberURLsFollowMembership(t *testing.T) {
 	if got := n.Members(); len(got) != 2 || got[1] != (Member{ID: 4, URL: "http://127.0.0.1:7004", Role: "learner"}) {
 		t.Fatalf("members after adding learner 4: %+v", got)
 	}
-	// The addresses are state machine data: a snapshot carries them (here
-	// the one taken because the latest snapshot lacked the new member).
-	snap, _ := n.Store().Snapshot()
+	// The addresses are state machine data: a snapshot sent to a follower
+	// carries them.
+	snap, err := n.currentSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	pairs, err := decodeKVSnapshot(snap.GetData())
 	if err != nil || len(pairs) != 2 {
 		t.Fatalf("snapshot holds %d pairs (%v), want the 2 addresses", len(pairs), err)

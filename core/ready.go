@@ -69,6 +69,9 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 		n.emit(Event{Kind: KindReady, Ready: info})
 	}
 	n.noteRole(rd, &out)
+	if err := n.fillSnapshots(rd.Messages); err != nil {
+		return out, n.fail(err)
+	}
 	if sendEarly {
 		early(rd.Messages)
 		n.noteOutgoing(rd.Messages)
@@ -126,7 +129,7 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 		st := n.rn.BasicStatus()
 		n.noteRole(raft.Ready{SoftState: &st.SoftState}, &out)
 	}
-	if n.cfg.SnapshotEntries > 0 && n.applied-n.snapIndex >= n.cfg.SnapshotEntries || n.snapshotLacksMembers() {
+	if n.cfg.SnapshotEntries > 0 && n.applied-n.snapIndex >= n.cfg.SnapshotEntries {
 		if _, err := n.snapshot(); err != nil {
 			return out, n.fail(err)
 		}

@@ -69,8 +69,12 @@ const (
 
 	// KeySnapshot holds the latest snapshot: metadata (index, the term of
 	// the entry at that index, ConfState at that index) and the state
-	// machine's data as of that index (§7). It never contains raft's keys.
-	// Encoding: raftpb.Snapshot, protobuf.
+	// machine's data as of that index (§7), which never contains raft's
+	// keys. A snapshot received from a leader (ApplySnapshot) holds its
+	// data, so that a restore a crash interrupted can finish; one core
+	// takes itself (CreateSnapshot) holds none: the state machine in this
+	// engine is its data, copied only when a follower needs it (thesis
+	// §5.2, as etcd does). Encoding: raftpb.Snapshot, protobuf.
 	// Written by CreateSnapshot and ApplySnapshot.
 	KeySnapshot = "/raft/snapshot"
 

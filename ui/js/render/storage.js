@@ -126,7 +126,9 @@ export function valueParts(key, v, n) {
         { l: t('storage.f.index'), v: String(v.index) },
         { l: t('storage.f.term'), v: String(v.term), term: v.term },
         ...confParts(v.confState),
-        { l: t('storage.f.size'), v: t('storage.bytes', { size: v.size }) },
+        // A snapshot this member took holds no copy: its state machine
+        // is the data (thesis §5.2); one it received holds what it got.
+        { l: t('storage.f.size'), v: v.size ? t('storage.bytes', { size: v.size }) : t('storage.snapshotInPlace') },
       ];
     default:
       if (key.startsWith(ENTRY_PREFIX)) {
