@@ -112,13 +112,13 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 	}
 	for _, n := range c.clients {
 		fmt.Fprintf(out, "\n%d client(s), %d B values\n", n, c.valueBytes)
-		fmt.Fprintf(out, "  %-10s %9s %8s %8s %8s %8s %7s %12s %8s\n", "system", "ops/s", "p50", "p90", "p99", "max", "errors", "cpu cluster", "loadgen")
+		fmt.Fprintf(out, "  %-15s %9s %8s %8s %8s %8s %7s %12s %8s\n", "system", "ops/s", "p50", "p90", "p99", "max", "errors", "cpu cluster", "loadgen")
 		for _, s := range c.systems {
 			a, ok := get(s.name, n)
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(out, "  %-10s %9.0f %8.2f %8.2f %8.2f %8.2f %7.0f %12.2f %8.2f\n", s.name, a.tput, a.p50, a.p90, a.p99, a.max, a.errs, a.ccpu, a.lcpu)
+			fmt.Fprintf(out, "  %-15s %9.0f %8.2f %8.2f %8.2f %8.2f %7.0f %12.2f %8.2f\n", s.name, a.tput, a.p50, a.p90, a.p99, a.max, a.errs, a.ccpu, a.lcpu)
 		}
 		rl, ok := get("raftlab", n)
 		if !ok {
@@ -128,6 +128,10 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 			if e, ok := get(other, n); ok {
 				fmt.Fprintf(out, "  raftlab/%-10s throughput %s   p50 %s   p99 %s\n", other, ratio(rl.tput, e.tput), ratio(rl.p50, e.p50), ratio(rl.p99, e.p99))
 			}
+		}
+		if w, ok := get("raftlab-watched", n); ok {
+			// The cost of observation: the budget is a drop of 5%.
+			fmt.Fprintf(out, "  raftlab-watched/raftlab throughput %s   p50 %s   p99 %s\n", ratio(w.tput, rl.tput), ratio(w.p50, rl.p50), ratio(w.p99, rl.p99))
 		}
 		fmt.Fprintf(out, "  raftlab entries per fsync: leader %s, all members %.1f\n", fsyncText(rl.fl), rl.fa)
 	}
@@ -141,7 +145,7 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 	}
 
 	fmt.Fprintln(out, "\nRSS per member after each cluster's runs (MiB; over every member of every round)")
-	fmt.Fprintf(out, "  %-10s %8s %8s %8s\n", "system", "median", "min", "max")
+	fmt.Fprintf(out, "  %-15s %8s %8s %8s\n", "system", "median", "min", "max")
 	rss := map[string]float64{}
 	for _, s := range c.systems {
 		var all []float64
@@ -156,7 +160,7 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 			continue
 		}
 		rss[s.name] = median(all)
-		fmt.Fprintf(out, "  %-10s %8.0f %8.0f %8.0f\n", s.name, median(all), slices.Min(all), slices.Max(all))
+		fmt.Fprintf(out, "  %-15s %8.0f %8.0f %8.0f\n", s.name, median(all), slices.Min(all), slices.Max(all))
 	}
 	for _, other := range []string{"etcd-grpc", "etcd-http"} {
 		if rss["raftlab"] > 0 && rss[other] > 0 {
