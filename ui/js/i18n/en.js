@@ -71,7 +71,7 @@ export default {
   'ctl.step': 'Step',
   'ctl.speed': 'Speed',
   'ctl.quiet': 'skip quiet time',
-  'ctl.quietTitle': 'While no message is in flight, play at normal speed: timers fill in real time, messages still move slowly',
+  'ctl.quietTitle': 'While no message is in flight, play at 4x: timers fill quickly, messages still move slowly',
   'ctl.time': 'Time',
   'ctl.client': 'Client',
   'ctl.key': 'key',

@@ -72,7 +72,7 @@ export default {
   'ctl.step': '单步',
   'ctl.speed': '速度',
   'ctl.quiet': '跳过空闲时间',
-  'ctl.quietTitle': '没有消息在途时按正常速度播放：计时器按真实时间走，消息仍然慢速移动',
+  'ctl.quietTitle': '没有消息在途时按 4 倍速播放：计时器走得快，消息仍然慢速移动',
   'ctl.time': '时间',
   'ctl.client': '客户端',
   'ctl.key': '键',
