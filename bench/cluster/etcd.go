@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -89,4 +90,44 @@ func StartEtcd(ctx context.Context, o Options) (*Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// EtcdLeader returns the index in c.Members of the leader every member
+// agrees on, or an error when they do not agree yet.
+func (c *Cluster) EtcdLeader(ctx context.Context) (int, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return -1, fmt.Errorf("cluster: etcd client: %w", err)
+	}
+	defer cli.Close()
+	var lead uint64
+	at := -1
+	for i, m := range c.Members {
+		st, err := cli.Status(ctx, m.ClientURL)
+		if err != nil {
+			return -1, fmt.Errorf("member %s: %w", m.Name, err)
+		}
+		switch {
+		case st.Leader == 0:
+			return -1, fmt.Errorf("member %s knows no leader", m.Name)
+		case lead != 0 && st.Leader != lead:
+			return -1, fmt.Errorf("members disagree on the leader (%x, %x)", lead, st.Leader)
+		}
+		lead = st.Leader
+		if st.Header.GetMemberId() == lead {
+			at = i
+		}
+	}
+	if at < 0 {
+		return -1, fmt.Errorf("leader %x is not a member started here", lead)
+	}
+	return at, nil
+}
+
+// Leader returns the index in c.Members of the current leader.
+func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	if c.Kind == KindEtcd {
+		return c.EtcdLeader(ctx)
+	}
+	return c.RaftlabLeader(ctx)
 }

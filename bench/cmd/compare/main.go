@@ -238,7 +238,16 @@ func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round 
 	for i, m := range cl.Members {
 		pids[i] = strconv.Itoa(m.PID())
 	}
-	fmt.Fprintf(out, "  %-10s cluster up in %.1fs (pids %s)\n", sys.name, time.Since(t0).Seconds(), strings.Join(pids, " "))
+	up := time.Since(t0)
+	// Where the leader is matters for one client: a write through a
+	// follower takes an extra hop each way.
+	leader := "unknown"
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if i, err := cl.Leader(lctx); err == nil {
+		leader = fmt.Sprintf("member %d", i+1)
+	}
+	cancel()
+	fmt.Fprintf(out, "  %-10s cluster up in %.1fs (pids %s), leader %s\n", sys.name, up.Seconds(), strings.Join(pids, " "), leader)
 	if sys.watchers > 0 {
 		stop, err := load.Watch(ctx, cl.Endpoints(), sys.watchers)
 		if err != nil {
