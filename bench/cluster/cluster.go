@@ -317,3 +317,16 @@ func httpDo(ctx context.Context, hc *http.Client, method, url string, body []byt
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, b, err
 }
+
+// agree folds one member's view of the leader (seen) into lead: an error
+// while the member knows none or disagrees with the members before it.
+func agree(lead *uint64, member string, seen uint64) error {
+	switch {
+	case seen == 0:
+		return fmt.Errorf("member %s knows no leader", member)
+	case *lead != 0 && seen != *lead:
+		return fmt.Errorf("members disagree on the leader (%d, %d)", *lead, seen)
+	}
+	*lead = seen
+	return nil
+}

@@ -57,21 +57,8 @@ func StartEtcd(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	defer cli.Close()
 	if err := c.waitFor(ctx, "leader known to every member", func(ctx context.Context) error {
-		var lead uint64
-		for _, m := range c.Members {
-			st, err := cli.Status(ctx, m.ClientURL)
-			if err != nil {
-				return fmt.Errorf("member %s: %w", m.Name, err)
-			}
-			switch {
-			case st.Leader == 0:
-				return fmt.Errorf("member %s knows no leader", m.Name)
-			case lead != 0 && st.Leader != lead:
-				return fmt.Errorf("members disagree on the leader (%x, %x)", lead, st.Leader)
-			}
-			lead = st.Leader
-		}
-		return nil
+		_, err := c.etcdLeader(ctx, cli)
+		return err
 	}); err != nil {
 		return nil, c.failStart(err)
 	}
@@ -100,6 +87,10 @@ func (c *Cluster) EtcdLeader(ctx context.Context) (int, error) {
 		return -1, fmt.Errorf("cluster: etcd client: %w", err)
 	}
 	defer cli.Close()
+	return c.etcdLeader(ctx, cli)
+}
+
+func (c *Cluster) etcdLeader(ctx context.Context, cli *clientv3.Client) (int, error) {
 	var lead uint64
 	at := -1
 	for i, m := range c.Members {
@@ -107,13 +98,9 @@ func (c *Cluster) EtcdLeader(ctx context.Context) (int, error) {
 		if err != nil {
 			return -1, fmt.Errorf("member %s: %w", m.Name, err)
 		}
-		switch {
-		case st.Leader == 0:
-			return -1, fmt.Errorf("member %s knows no leader", m.Name)
-		case lead != 0 && st.Leader != lead:
-			return -1, fmt.Errorf("members disagree on the leader (%x, %x)", lead, st.Leader)
+		if err := agree(&lead, m.Name, st.Leader); err != nil {
+			return -1, err
 		}
-		lead = st.Leader
 		if st.Header.GetMemberId() == lead {
 			at = i
 		}

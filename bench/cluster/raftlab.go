@@ -90,13 +90,9 @@ func (c *Cluster) RaftlabLeader(ctx context.Context) (int, error) {
 		if err := json.Unmarshal(body, &st); err != nil {
 			return -1, fmt.Errorf("member %s: GET /cluster: %w", m.Name, err)
 		}
-		switch {
-		case st.Leader == 0:
-			return -1, fmt.Errorf("member %s knows no leader", m.Name)
-		case lead != 0 && st.Leader != lead:
-			return -1, fmt.Errorf("members disagree on the leader (%d, %d)", lead, st.Leader)
+		if err := agree(&lead, m.Name, st.Leader); err != nil {
+			return -1, err
 		}
-		lead = st.Leader
 	}
 	for i, m := range c.Members {
 		if m.Name == strconv.FormatUint(lead, 10) {
