@@ -29,7 +29,7 @@ func TestBrowserBudgets(t *testing.T) {
 	br, _ := os.Stat("wasm/core.wasm.br")
 
 	// Full speed with nine members.
-	eval[chromedp.Void](t, ctx, `raftlabApp.newCluster({nodes: 9, seed: 3, tickMs: 100, electionTicks: 10, heartbeatTicks: 1, latencyMs: 50, jitterMs: 20, snapshotEntries: 20, catchUpEntries: 5}); raftlabApp.setSpeed(10); raftlabApp.play(true); raftlabApp.frameTimes.length = 0; raftlabApp.pullTimes = []`)
+	eval[chromedp.Void](t, ctx, `raftlabApp.newCluster({nodes: 9, seed: 3, tickMs: 100, electionTicks: 10, heartbeatTicks: 1, latencyMs: 50, jitterMs: 20, snapshotEntries: 20, catchUpEntries: 5}); raftlabApp.setSpeed(10); raftlabApp.play(true); raftlabApp.frameTimes.length = 0; raftlabApp.pullTimes = []; raftlabApp.panelTimes = []`)
 	waitFor(t, ctx, "nine members", `document.querySelectorAll('g.node').length === 9`, 10*time.Second)
 	do(t, ctx, chromedp.Sleep(2*time.Second))
 	eval[chromedp.Void](t, ctx, `(() => { for (let i = 0; i < 20; i++) raftlabApp.act({kind: 'put', key: 'k' + i, value: 'v'}); })()`)
@@ -37,6 +37,8 @@ func TestBrowserBudgets(t *testing.T) {
 	frames := eval[map[string]float64](t, ctx, `(() => { const a = [...raftlabApp.frameTimes].sort((x, y) => x - y); const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))]; return {n: a.length, p50: q(0.5), p95: q(0.95), max: a[a.length - 1]}; })()`)
 	// The simulation's share of a frame: pulling the next events from wasm.
 	pulls := eval[map[string]float64](t, ctx, `(() => { const a = [...raftlabApp.pullTimes].sort((x, y) => x - y); raftlabApp.pullTimes = null; const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))] || 0; return {p50: q(0.5), p95: q(0.95)}; })()`)
+	// And the inspector panel's (the selected tab, drawn when events came).
+	panels := eval[map[string]float64](t, ctx, `(() => { const a = [...raftlabApp.panelTimes].sort((x, y) => x - y); raftlabApp.panelTimes = null; const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))] || 0; return {p50: q(0.5), p95: q(0.95)}; })()`)
 
 	// Input response: Crash on a member, until it is drawn down.
 	eval[chromedp.Void](t, ctx, `raftlabApp.play(false); window.__crashAt = 0; window.__downAt = 0;
@@ -53,8 +55,8 @@ func TestBrowserBudgets(t *testing.T) {
 	do(t, ctx, chromedp.Sleep(2*time.Second))
 	idle := eval[float64](t, ctx, `raftlabApp.renders`) - before
 
-	msg := fmt.Sprintf("budgets: core.wasm brotli file %d bytes, transferred %.0f bytes (encoded %.0f, decoded %.0f); page load %.0f ms; first leader shown %.0f ms after navigation (default speed, quiet time skipped); frame p50 %.2f ms, p95 %.2f ms, max %.2f ms over %.0f frames (9 members, 10x; of which simulation p50 %.2f ms, p95 %.2f ms); input response %.1f ms; paused page drew %.0f times in 2 s",
-		sizeOf(br), wasm["transfer"], wasm["encoded"], wasm["decoded"], ready, firstLeader, frames["p50"], frames["p95"], frames["max"], frames["n"], pulls["p50"], pulls["p95"], input, idle)
+	msg := fmt.Sprintf("budgets: core.wasm brotli file %d bytes, transferred %.0f bytes (encoded %.0f, decoded %.0f); page load %.0f ms; first leader shown %.0f ms after navigation (default speed, quiet time skipped); frame p50 %.2f ms, p95 %.2f ms, max %.2f ms over %.0f frames (9 members, 10x; of which simulation p50 %.2f ms, p95 %.2f ms; panel p50 %.2f ms, p95 %.2f ms); input response %.1f ms; paused page drew %.0f times in 2 s",
+		sizeOf(br), wasm["transfer"], wasm["encoded"], wasm["decoded"], ready, firstLeader, frames["p50"], frames["p95"], frames["max"], frames["n"], pulls["p50"], pulls["p95"], panels["p50"], panels["p95"], input, idle)
 	t.Log(msg)
 	fmt.Fprintln(os.Stderr, msg)
 }

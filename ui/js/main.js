@@ -324,7 +324,9 @@ export class App {
     const panelKey = `${state.seq}:${this.selected}:${this.tab}:${language()}`;
     if (panelKey !== this.lastPanelSeq) {
       this.lastPanelSeq = panelKey;
+      const p0 = performance.now();
       this.renderPanel(state, view);
+      this.panelTimes?.push(performance.now() - p0);
       this.controls.updateClock();
     }
     this.feed.render(this.timeline, this.viewTime, this.playing ? 100 : 0);
