@@ -126,17 +126,7 @@ func (s *Store) restore(snap *pb.Snapshot) error {
 	idx := snap.GetMetadata().GetIndex()
 	err := s.restorer(snap.GetData(), func(b *Batch) error {
 		t := s.begin()
-		for _, op := range b.Ops {
-			if op.Delete {
-				t.del(op.Key)
-			} else {
-				var v any
-				if t.observed() {
-					v = string(op.Value)
-				}
-				t.put(op.Key, op.Value, v)
-			}
-		}
+		t.stateMachine(b)
 		return t.commit(false)
 	})
 	if err != nil {
@@ -402,17 +392,7 @@ func (s *Store) SaveApplied(b *Batch, applied uint64, cs *pb.ConfState) error {
 		return fmt.Errorf("storage: applied index %d beyond commit %d", applied, t.st.hs.GetCommit())
 	}
 	if b != nil {
-		for _, op := range b.Ops {
-			if op.Delete {
-				t.del(op.Key)
-			} else {
-				var v any
-				if t.observed() {
-					v = string(op.Value) // KeyChange: a string for a state machine key
-				}
-				t.put(op.Key, op.Value, v)
-			}
-		}
+		t.stateMachine(b)
 	}
 	t.st.applied = applied
 	t.dirty |= dirtyUncommit

@@ -54,6 +54,22 @@ func (t *txn) del(key []byte) {
 	}
 }
 
+// stateMachine adds the state machine's writes of b (a restore chunk, or
+// what applied entries wrote); observers see their values as strings.
+func (t *txn) stateMachine(b *Batch) {
+	for _, op := range b.Ops {
+		if op.Delete {
+			t.del(op.Key)
+			continue
+		}
+		var v any
+		if t.observed() {
+			v = string(op.Value)
+		}
+		t.put(op.Key, op.Value, v)
+	}
+}
+
 // deleteEntries deletes the stored entries [lo, hi].
 func (t *txn) deleteEntries(lo, hi uint64) {
 	for i := lo; i <= hi; i++ {
