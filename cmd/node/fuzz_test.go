@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +35,7 @@ type fuzzServer struct {
 
 func startFuzzServer(tb testing.TB) *fuzzServer {
 	tb.Helper()
-	dir, err := os.MkdirTemp("", "raftnode-fuzz-")
+	dir, err := os.MkdirTemp("", fuzzDirPrefix(os.Getppid())+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,6 +72,25 @@ func startFuzzServer(tb testing.TB) *fuzzServer {
 func (fs *fuzzServer) close() {
 	fs.s.stop()
 	os.RemoveAll(fs.dir)
+}
+
+// fuzzDirPrefix names the data directories of the fuzz servers that the
+// process parent started. With -fuzz, the test process coordinates worker
+// processes, each with a server of its own, and stops them without running
+// their cleanups: their directories (gigabytes of value log after a long
+// run) would stay in the temp dir. The coordinator removes them instead
+// (removeWorkerDirs), recognising them by its pid in their names.
+func fuzzDirPrefix(parent int) string {
+	return "raftnode-fuzz-" + strconv.Itoa(parent) + "-"
+}
+
+// removeWorkerDirs removes the data directories left by the fuzz workers
+// of this process.
+func removeWorkerDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fuzzDirPrefix(os.Getpid())+"*"))
+	for _, d := range dirs {
+		os.RemoveAll(d)
+	}
 }
 
 // pristine reports whether the cluster is still one voter, member 1, that
@@ -164,7 +185,7 @@ func FuzzKVHandler(f *testing.F) {
 		f.Add(s.method, s.key, s.query, s.body)
 	}
 	fs := startFuzzServer(f)
-	f.Cleanup(func() { fs.close() })
+	f.Cleanup(func() { fs.close(); removeWorkerDirs() })
 	model := map[string]string{} // acknowledged state of keys known
 	f.Fuzz(func(t *testing.T, method, key, query string, body []byte) {
 		if method = httpMethod(method); method == "" {
@@ -245,7 +266,7 @@ func FuzzAdminHandlers(f *testing.F) {
 		f.Add(s.method, s.path, s.query, s.body, s.auth)
 	}
 	fs := startFuzzServer(f)
-	f.Cleanup(func() { fs.close() })
+	f.Cleanup(func() { fs.close(); removeWorkerDirs() })
 	f.Fuzz(func(t *testing.T, method, path, query string, body []byte, auth string) {
 		if method = httpMethod(method); method == "" {
 			return
