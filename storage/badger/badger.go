@@ -37,6 +37,11 @@ type Engine struct {
 	// wmu serializes Apply and guards the sync bookkeeping below.
 	wmu sync.Mutex
 	dur durability
+
+	// valueThreshold is Badger's: a value this long or longer goes to the
+	// value log (Entry.skipVlogAndSetThreshold), which a sync must then
+	// cover too.
+	valueThreshold int64
 }
 
 var _ storage.Engine = (*Engine)(nil)
@@ -95,11 +100,12 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 	if cfg.memTableSize < 1<<20 {
 		return nil, fmt.Errorf("badger: memtable size %d below 1 MiB", cfg.memTableSize)
 	}
+	// Badger refuses a value threshold above the largest transaction.
+	threshold := min(maxValueThreshold, cfg.memTableSize*15/100/2)
 	bo := bdb.DefaultOptions(dir).
 		WithSyncWrites(cfg.syncWrites).
 		WithMemTableSize(cfg.memTableSize).
-		// Badger refuses a value threshold above the largest transaction.
-		WithValueThreshold(min(maxValueThreshold, cfg.memTableSize*15/100/2)).
+		WithValueThreshold(threshold).
 		// One writer (Apply is serialized): conflict detection only costs.
 		WithDetectConflicts(false).
 		// Badger checks a table's index checksum when it opens it, but
@@ -135,10 +141,11 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("badger: open %s: damaged table: %w", dir, err)
 	}
-	e := &Engine{dir: dir, cfg: cfg, db: db}
+	e := &Engine{dir: dir, cfg: cfg, db: db, valueThreshold: threshold}
 	// What an earlier process wrote may not be synced: the first sync
 	// covers every WAL and value log file.
 	e.dur.unsynced = !cfg.syncWrites
+	e.dur.vlogDirty = !cfg.syncWrites
 	return e, nil
 }
 
@@ -234,6 +241,9 @@ func (e *Engine) Apply(b *storage.Batch, sync bool) error {
 			err = txn.Delete(op.Key)
 		} else {
 			err = txn.Set(op.Key, op.Value)
+			if int64(len(op.Value)) >= e.valueThreshold {
+				e.dur.vlogDirty = true
+			}
 		}
 		if err != nil {
 			return e.writeError(b, op.Key, err)
@@ -278,6 +288,7 @@ func (e *Engine) Close() error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	err := e.syncLocked()
+	e.closeWAL()
 	if cerr := e.db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("badger: close %s: %w", e.dir, cerr)
 	}

@@ -358,3 +358,53 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 }
 func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *recorder) WithGroup(string) slog.Handler      { return r }
+
+// TestSyncCallsDBSyncOnlyForTheValueLog checks that a synced batch of small
+// values fdatasyncs the WAL alone, that one holding a value of the value
+// threshold or more (which Badger puts in the value log) goes through
+// DB.Sync, and that both are there after a reopen.
+func TestSyncCallsDBSyncOnlyForTheValueLog(t *testing.T) {
+	if !syncWALAlone {
+		t.Skip("DB.Sync for every sync off Linux")
+	}
+	dir := t.TempDir()
+	e := openT(t, dir)
+	var b storage.Batch
+	b.Put([]byte("first"), []byte("1"))
+	if err := e.Apply(&b, true); err != nil { // covers what an earlier process left
+		t.Fatal(err)
+	}
+	start := e.dur.dbSyncs
+	b.Reset()
+	b.Put([]byte("small"), bytes.Repeat([]byte{1}, 4096))
+	if err := e.Apply(&b, true); err != nil {
+		t.Fatal(err)
+	}
+	if e.dur.dbSyncs != start {
+		t.Fatalf("a batch of small values called DB.Sync")
+	}
+	big := bytes.Repeat([]byte{2}, int(e.valueThreshold))
+	b.Reset()
+	b.Put([]byte("big"), big)
+	if err := e.Apply(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	b.Put([]byte("after"), []byte("3"))
+	if err := e.Apply(&b, true); err != nil {
+		t.Fatal(err)
+	}
+	if e.dur.dbSyncs != start+1 {
+		t.Fatalf("a value in the value log since the last sync: %d calls of DB.Sync, want 1", e.dur.dbSyncs-start)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openT(t, dir)
+	if v, err := e.Get([]byte("big")); err != nil || !bytes.Equal(v, big) {
+		t.Fatalf("big value after reopening: %d bytes, %v", len(v), err)
+	}
+	if v, err := e.Get([]byte("small")); err != nil || len(v) != 4096 {
+		t.Fatalf("small value after reopening: %d bytes, %v", len(v), err)
+	}
+}

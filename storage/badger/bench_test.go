@@ -167,3 +167,50 @@ func (r *rig) report(b *testing.B, n int) time.Duration {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
 	return b.Elapsed() / time.Duration(b.N)
 }
+
+// BenchmarkSync compares, in alternating rounds on two databases, a small
+// batch (one HardState-sized write) followed by DB.Sync, Badger's own sync of
+// the WAL and the value log, against the same batch followed by syncLocked,
+// which fdatasyncs the WAL alone when nothing went to the value log (sync.go).
+func BenchmarkSync(b *testing.B) {
+	open := func() *Engine {
+		e, err := Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { e.Close() })
+		return e
+	}
+	dbs, ours := open(), open()
+	value := make([]byte, 300)
+	write := func(e *Engine, i int) {
+		var batch storage.Batch
+		batch.Put(fmt.Appendf(nil, "k%d", i%100), value)
+		if err := e.Apply(&batch, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var tDB, tOurs time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		write(dbs, i)
+		if err := dbs.db.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		write(ours, i)
+		ours.wmu.Lock()
+		err := ours.syncLocked()
+		ours.wmu.Unlock()
+		if err != nil {
+			b.Fatal(err)
+		}
+		tDB += t1.Sub(t0)
+		tOurs += time.Since(t1)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(tDB.Nanoseconds())/float64(b.N), "dbsync-ns/op")
+	b.ReportMetric(float64(tOurs.Nanoseconds())/float64(b.N), "walonly-ns/op")
+	b.ReportMetric(float64(tOurs)/float64(tDB), "walonly/dbsync")
+}

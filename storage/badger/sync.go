@@ -53,21 +53,34 @@ type durability struct {
 	// unsynced is true when a batch was applied without a sync since the
 	// last sync.
 	unsynced bool
+	// vlogDirty is true when a batch since the last sync held a value of
+	// the value threshold or more, which Badger writes to the value log.
+	vlogDirty bool
 	// memFid and vlogFid are the active WAL and value log file ids as of the
 	// last sync; 0 before the first, so that the first sync of a process
 	// covers what a previous one left unsynced.
 	memFid, vlogFid uint64
-	// olderSynced counts the rotated files that syncLocked fsynced, for
-	// tests.
-	olderSynced int
+	// wal is the active WAL, opened by syncLocked to fdatasync it, and
+	// walFid its id.
+	wal    *os.File
+	walFid uint64
+	// olderSynced counts the rotated files that syncLocked fsynced, and
+	// dbSyncs the calls of DB.Sync, for tests.
+	olderSynced, dbSyncs int
 }
 
 // syncLocked makes every batch applied so far durable. The caller holds wmu
 // (or mu exclusively).
+//
+// DB.Sync msyncs the active value log as well as the active WAL, and an
+// msync or fdatasync with nothing to write still costs a flush of the disk's
+// cache (40-70 µs on the development machine's ext4): it made a synced small
+// batch cost 240 µs against 160 µs for the WAL alone (BenchmarkSync).
+// Raftlab's values are almost all far below the value threshold and never
+// reach the value log, so on Linux syncLocked fdatasyncs just the active WAL,
+// and calls DB.Sync only when a value of the threshold or more was written
+// since the last sync.
 func (e *Engine) syncLocked() error {
-	if err := e.db.Sync(); err != nil {
-		return fmt.Errorf("badger: sync: %w", err)
-	}
 	files, err := os.ReadDir(e.dir)
 	if err != nil {
 		return fmt.Errorf("badger: sync: %w", err)
@@ -82,6 +95,14 @@ func (e *Engine) syncLocked() error {
 			vlogs = append(vlogs, fid)
 			vlogMax = max(vlogMax, fid)
 		}
+	}
+	if e.dur.vlogDirty || memMax == 0 || !syncWALAlone {
+		e.dur.dbSyncs++
+		if err := e.db.Sync(); err != nil {
+			return fmt.Errorf("badger: sync: %w", err)
+		}
+	} else if err := e.syncWAL(memMax); err != nil {
+		return err
 	}
 	if e.dur.unsynced {
 		// Files in [id at the last sync, active id) may hold unsynced
@@ -106,9 +127,33 @@ func (e *Engine) syncLocked() error {
 			return err
 		}
 	}
-	e.dur.unsynced = false
+	e.dur.unsynced, e.dur.vlogDirty = false, false
 	e.dur.memFid, e.dur.vlogFid = memMax, vlogMax
 	return nil
+}
+
+// syncWAL fdatasyncs the active WAL, file fid (see syncWALAlone). The file
+// stays open until the memtable rotates.
+func (e *Engine) syncWAL(fid uint64) error {
+	if e.dur.wal == nil || e.dur.walFid != fid {
+		e.closeWAL()
+		f, err := os.Open(filepath.Join(e.dir, fmt.Sprintf("%05d.mem", fid)))
+		if err != nil {
+			return fmt.Errorf("badger: sync: %w", err)
+		}
+		e.dur.wal, e.dur.walFid = f, fid
+	}
+	if err := fdatasync(e.dur.wal); err != nil {
+		return fmt.Errorf("badger: sync %s: %w", e.dur.wal.Name(), err)
+	}
+	return nil
+}
+
+func (e *Engine) closeWAL() {
+	if e.dur.wal != nil {
+		_ = e.dur.wal.Close()
+		e.dur.wal = nil
+	}
 }
 
 // fsyncFile fsyncs name in the database directory; a file that is gone was
