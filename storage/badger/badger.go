@@ -233,6 +233,7 @@ func (e *Engine) Apply(b *storage.Batch, sync bool) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 
+	e.dur.sinceListing += footprint(b)
 	txn := e.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, op := range b.Ops {

@@ -217,6 +217,8 @@ func TestSyncOfAnOlderFile(t *testing.T) {
 		t.Helper()
 		e.wmu.Lock()
 		e.dur.unsynced = unsynced
+		// A rotation comes after a memtable's worth of writes.
+		e.dur.sinceListing = e.cfg.memTableSize
 		err := e.syncLocked()
 		e.wmu.Unlock()
 		if err != nil {
@@ -407,4 +409,47 @@ func TestSyncCallsDBSyncOnlyForTheValueLog(t *testing.T) {
 	if v, err := e.Get([]byte("small")); err != nil || len(v) != 4096 {
 		t.Fatalf("small value after reopening: %d bytes, %v", len(v), err)
 	}
+}
+
+// TestSyncListsTheDirectoryOnlyWhenAMemtableMayBeFull applies synced
+// batches through several memtable rotations and checks, after every sync,
+// that the WAL syncLocked took for the active one is the newest in the
+// directory, while it listed the directory for few of the syncs.
+func TestSyncListsTheDirectoryOnlyWhenAMemtableMayBeFull(t *testing.T) {
+	dir := t.TempDir()
+	e := openT(t, dir, WithMemTableSize(1<<20))
+	value := bytes.Repeat([]byte{5}, 300)
+	const n = 12000 // about 4 MB with Badger's overhead: several memtables
+	var b storage.Batch
+	startFid := uint64(0)
+	for i := range n {
+		b.Reset()
+		b.Put(fmt.Appendf(nil, "k%05d", i), value)
+		if err := e.Apply(&b, true); err != nil {
+			t.Fatal(err)
+		}
+		if startFid == 0 {
+			startFid = e.dur.memFid
+		}
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var newest uint64
+		for _, f := range files {
+			if fid, ok := fileID(f.Name(), ".mem"); ok {
+				newest = max(newest, fid)
+			}
+		}
+		if e.dur.memFid != newest {
+			t.Fatalf("sync %d: took WAL %d for the active one, the newest is %d", i, e.dur.memFid, newest)
+		}
+	}
+	if e.dur.memFid < startFid+2 {
+		t.Fatalf("the memtable rotated %d times, want at least 2", e.dur.memFid-startFid)
+	}
+	if e.dur.listings > n/50 {
+		t.Errorf("%d directory listings for %d syncs", e.dur.listings, n)
+	}
+	t.Logf("%d syncs, %d listings, %d rotations", n, e.dur.listings, e.dur.memFid-startFid)
 }
