@@ -1,7 +1,8 @@
 // Command compare measures Raftlab against etcd on this machine, side by
 // side: for each round it starts a fresh three-member cluster of each
-// system in turn (A B C, A B C, ...), drives it with 1 and then 64
-// closed-loop clients writing 256 B values, and stops it; then it prints
+// system in turn (A B C, A B C, ...), drives it with 1 client (through the
+// leader, then through a follower) and then 64 closed-loop clients spread
+// over the members, writing 256 B values, and stops it; then it prints
 // the medians over the rounds, the ratios Raftlab/etcd, the members' RSS
 // and Raftlab's entries per fsync. Rounds alternate because one run's
 // figures move by tens of percent on a shared machine: only figures
@@ -196,6 +197,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 type runResult struct {
 	system string
 	round  int
+	via    via
 	res    load.Result
 	// clusterCPU and loadCPU are the CPU cores the members (together) and
 	// this process used on average during the window.
@@ -211,7 +213,7 @@ type runResult struct {
 // runSystem starts a fresh cluster for sys, runs every client count on it,
 // reads the members' RSS and stops it.
 func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round int) ([]runResult, error) {
-	opts := cluster.Options{DataRoot: c.dataRoot}
+	opts := cluster.Options{DataRoot: c.dataRoot, Members: clusterMembers}
 	t0 := time.Now()
 	var (
 		cl  *cluster.Cluster
@@ -239,15 +241,19 @@ func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round 
 		pids[i] = strconv.Itoa(m.PID())
 	}
 	up := time.Since(t0)
-	// Where the leader is matters for one client: a write through a
-	// follower takes an extra hop each way.
-	leader := "unknown"
+	// Where the leader is matters when there are fewer clients than
+	// members (paths.go).
+	leader := -1
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if i, err := cl.Leader(lctx); err == nil {
-		leader = fmt.Sprintf("member %d", i+1)
+		leader = i
 	}
 	cancel()
-	fmt.Fprintf(out, "  %-10s cluster up in %.1fs (pids %s), leader %s\n", sys.name, up.Seconds(), strings.Join(pids, " "), leader)
+	leaderText := "unknown"
+	if leader >= 0 {
+		leaderText = fmt.Sprintf("member %d", leader+1)
+	}
+	fmt.Fprintf(out, "  %-10s cluster up in %.1fs (pids %s), leader %s\n", sys.name, up.Seconds(), strings.Join(pids, " "), leaderText)
 	if sys.watchers > 0 {
 		stop, err := load.Watch(ctx, cl.Endpoints(), sys.watchers)
 		if err != nil {
@@ -259,17 +265,16 @@ func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round 
 		}()
 	}
 
-	endpoints := cl.Endpoints()
-	if c.pin > 0 {
-		endpoints = endpoints[c.pin-1 : c.pin]
-	}
 	var out2 []runResult
-	for _, n := range c.clients {
-		r, err := measure(ctx, c, sys, cl, endpoints, n)
+	for _, rc := range runCases(c, len(cl.Members)) {
+		if rc.via != viaSpread && leader < 0 {
+			return out2, fmt.Errorf("%v: no leader known to every member", rc)
+		}
+		r, err := measure(ctx, c, sys, cl, endpointsFor(c, cl.Endpoints(), leader, rc.via), rc.clients)
 		if err != nil {
 			return out2, err
 		}
-		r.round = round
+		r.round, r.via = round, rc.via
 		out2 = append(out2, r)
 		printRun(out, r)
 	}

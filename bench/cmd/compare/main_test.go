@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -45,5 +46,31 @@ func TestMedian(t *testing.T) {
 		if got := median(tc.xs); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.xs, got, tc.want)
 		}
+	}
+}
+
+func TestFewerClientsThanMembersRunThroughLeaderAndFollower(t *testing.T) {
+	c, err := parseFlags([]string{"-clients", "1,2,3,64"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(runCases(c, 3))
+	want := "[1 client via leader 1 client via follower 2 clients via leader 2 clients via follower 3 clients 64 clients]"
+	if got != want {
+		t.Errorf("runCases = %s, want %s", got, want)
+	}
+	all := []string{"m1", "m2", "m3"}
+	for _, tc := range []struct {
+		leader int
+		v      via
+		want   string
+	}{{1, viaLeader, "[m2]"}, {1, viaFollower, "[m3]"}, {2, viaFollower, "[m1]"}, {0, viaSpread, "[m1 m2 m3]"}} {
+		if got := fmt.Sprint(endpointsFor(c, all, tc.leader, tc.v)); got != tc.want {
+			t.Errorf("leader %d via %q: %s, want %s", tc.leader, tc.v, got, tc.want)
+		}
+	}
+	c.pin = 3
+	if runCases(c, 3)[0] != (runCase{1, viaSpread}) || fmt.Sprint(endpointsFor(c, all, 0, viaSpread)) != "[m3]" {
+		t.Error("-pin 3 did not pin every run to member 3")
 	}
 }

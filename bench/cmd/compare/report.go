@@ -31,7 +31,7 @@ func printHeader(out io.Writer, c *config) {
 	if c.hotKeys > 0 {
 		keys = fmt.Sprintf("a hot set of %d keys", c.hotKeys)
 	}
-	where := "clients spread over the members"
+	where := "clients spread over the members (fewer clients than members: through the leader, then a follower)"
 	if c.pin > 0 {
 		where = fmt.Sprintf("every client on member %d", c.pin)
 	}
@@ -55,12 +55,8 @@ func printHeader(out io.Writer, c *config) {
 
 func printRun(out io.Writer, r runResult) {
 	l := r.res.Latency
-	noun := "clients"
-	if r.res.Clients == 1 {
-		noun = "client"
-	}
-	fmt.Fprintf(out, "  %-10s %3d %-7s %8.0f ops/s  p50 %7s  p90 %7s  p99 %7s  max %7s  errors %d  cpu: cluster %.2f, loadgen %.2f",
-		r.system, r.res.Clients, noun, r.res.Throughput(), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), r.res.Errors, r.clusterCPU, r.loadCPU)
+	fmt.Fprintf(out, "  %-10s %-22s %8.0f ops/s  p50 %7s  p90 %7s  p99 %7s  max %7s  errors %d  cpu: cluster %.2f, loadgen %.2f",
+		r.system, runCase{r.res.Clients, r.via}, r.res.Throughput(), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), r.res.Errors, r.clusterCPU, r.loadCPU)
 	if r.system == "raftlab" {
 		fmt.Fprintf(out, "  entries/fsync: leader %s, all %.1f", fsyncText(r.fsyncLeader), r.fsyncAll)
 	}
@@ -78,10 +74,10 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 		tput, p50, p90, p99, max, errs, ccpu, lcpu, fl, fa float64
 		n                                                  int
 	}
-	get := func(system string, clients int) (agg, bool) {
+	get := func(system string, rc runCase) (agg, bool) {
 		var tput, p50, p90, p99, mx, errs, ccpu, lcpu, fl, fa []float64
 		for _, r := range results {
-			if r.system != system || r.res.Clients != clients {
+			if r.system != system || r.res.Clients != rc.clients || r.via != rc.via {
 				continue
 			}
 			l := r.res.Latency
@@ -110,8 +106,9 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 		}
 		return fmt.Sprintf("%5.2fx", a/b)
 	}
-	for _, n := range c.clients {
-		fmt.Fprintf(out, "\n%d client(s), %d B values\n", n, c.valueBytes)
+	rcs := runCases(c, clusterMembers)
+	for _, n := range rcs {
+		fmt.Fprintf(out, "\n%v, %d B values\n", n, c.valueBytes)
 		fmt.Fprintf(out, "  %-15s %9s %8s %8s %8s %8s %7s %12s %8s\n", "system", "ops/s", "p50", "p90", "p99", "max", "errors", "cpu cluster", "loadgen")
 		for _, s := range c.systems {
 			a, ok := get(s.name, n)
@@ -135,13 +132,23 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 		}
 		fmt.Fprintf(out, "  raftlab entries per fsync: leader %s, all members %.1f\n", fsyncText(rl.fl), rl.fa)
 	}
+	// Batching: the most clients against the fewest, on each path of the
+	// fewest.
 	if len(c.clients) > 1 {
 		lo, hi := slices.Min(c.clients), slices.Max(c.clients)
-		a, ok1 := get("raftlab", lo)
-		b, ok2 := get("raftlab", hi)
-		if ok1 && ok2 {
-			fmt.Fprintf(out, "\nraftlab throughput %d clients / %d client(s): %s\n", hi, lo, ratio(b.tput, a.tput))
+		for _, a := range rcs {
+			for _, b := range rcs {
+				if a.clients != lo || b.clients != hi {
+					continue
+				}
+				ra, ok1 := get("raftlab", a)
+				rb, ok2 := get("raftlab", b)
+				if ok1 && ok2 {
+					fmt.Fprintf(out, "\nraftlab throughput %v / %v: %s", b, a, ratio(rb.tput, ra.tput))
+				}
+			}
 		}
+		fmt.Fprintln(out)
 	}
 
 	fmt.Fprintln(out, "\nRSS per member after each cluster's runs (MiB; over every member of every round)")
