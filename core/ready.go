@@ -42,13 +42,14 @@ func (n *Node) HandleReady() (out Output, err error) {
 	return n.HandleReadyEarly(nil)
 }
 
-// HandleReadyEarly is HandleReady for a driver that pipelines: when the
-// member leads (before and after this Ready), early receives the Ready's
-// messages before the batch is persisted, and Output.Messages is empty. A
-// leader may send its appends while it writes them itself (thesis §10.2.1):
-// an entry is committed only once a majority persisted it, and the leader's
-// own vote in that majority waits for its write. A follower's or a
-// candidate's messages acknowledge what it persists, so they always wait.
+// HandleReadyEarly is HandleReady for a driver that pipelines: early
+// receives the Ready's messages as soon as they may go, and Output.Messages
+// is empty. When the member leads (before and after this Ready), that is
+// before the batch is persisted: a leader may send its appends while it
+// writes them itself (thesis §10.2.1), since an entry is committed only once
+// a majority persisted it and the leader's own vote in that majority waits
+// for its write. A follower's or a candidate's messages acknowledge what it
+// persists, so they go right after the batch, before the apply.
 func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err error) {
 	if n.stopped != nil {
 		return out, n.stopped
@@ -94,9 +95,16 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 	}
 	n.noteAppended(rd.Entries, &out)
 
-	// 2. Release the messages: only now may a follower acknowledge.
+	// 2. Release the messages: only now may a follower acknowledge. A
+	// pipelining driver gets them at once, not after the apply and the
+	// bookkeeping below: a follower's acknowledgement is on the path of
+	// every write.
 	if !sendEarly {
-		out.Messages = rd.Messages
+		if early != nil && len(rd.Messages) > 0 {
+			early(rd.Messages)
+		} else {
+			out.Messages = rd.Messages
+		}
 		n.noteOutgoing(rd.Messages)
 	}
 
