@@ -14,10 +14,12 @@ import (
 // apply applies committed entries in order and records the new applied
 // index, the state machine's writes and any new ConfState in one batch, so
 // that a crash either keeps all of it or none and raft re-delivers exactly
-// what is missing (§5.3: an entry is applied once it is committed).
-func (n *Node) apply(ents []*pb.Entry, out *Output) error {
+// what is missing (§5.3: an entry is applied once it is committed). A
+// HardState hs that only moves the commit index goes first in the same batch
+// (Store.SaveCommitApplied), or alone when nothing is left to apply.
+func (n *Node) apply(ents []*pb.Entry, hs *pb.HardState, out *Output) error {
 	if len(ents) == 0 {
-		return nil
+		return n.saveCommit(hs)
 	}
 	b := &n.applyBatch
 	b.Reset()
@@ -49,10 +51,10 @@ func (n *Node) apply(ents []*pb.Entry, out *Output) error {
 		}
 	}
 	if last == n.applied {
-		return nil
+		return n.saveCommit(hs)
 	}
 	n.emit(Event{Kind: KindApply, Apply: &ApplyInfo{From: n.applied + 1, To: last, Entries: described}})
-	if err := n.store.SaveApplied(b, last, cs); err != nil {
+	if err := n.store.SaveCommitApplied(hs, b, last, cs); err != nil {
 		return err
 	}
 	n.applied = last
@@ -61,6 +63,15 @@ func (n *Node) apply(ents []*pb.Entry, out *Output) error {
 	}
 	out.Results = append(out.Results, results...)
 	return nil
+}
+
+// saveCommit writes a HardState that apply was to write with its batch,
+// when there was nothing to apply after all.
+func (n *Node) saveCommit(hs *pb.HardState) error {
+	if hs == nil {
+		return nil
+	}
+	return n.store.Save(hs, nil, nil, false)
 }
 
 // applyNormal applies a client write, answering its proposer and failing

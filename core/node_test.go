@@ -23,6 +23,8 @@ type testNet struct {
 	// crashes lets a member stop (a test's crash point) without failing
 	// the test.
 	crashes bool
+	// pipelined makes ready use HandleReadyEarly, as core/live does.
+	pipelined bool
 }
 
 func newTestNet(t *testing.T, ids ...uint64) *testNet {
@@ -66,7 +68,11 @@ func (net *testNet) crashRestart(id uint64) {
 func (net *testNet) ready(id uint64) {
 	n := net.nodes[id]
 	for n.HasReady() {
-		out, err := n.HandleReady()
+		var early func([]*pb.Message)
+		if net.pipelined {
+			early = func(msgs []*pb.Message) { net.queue = append(net.queue, msgs...) }
+		}
+		out, err := n.HandleReadyEarly(early)
 		if err != nil && net.crashes && n.Stopped() != nil {
 			return
 		}

@@ -384,7 +384,21 @@ func (s *Store) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, m
 // after a crash raft re-delivers what was lost, from the applied index that
 // survived with it.
 func (s *Store) SaveApplied(b *Batch, applied uint64, cs *pb.ConfState) error {
+	return s.SaveCommitApplied(nil, b, applied, cs)
+}
+
+// SaveCommitApplied is SaveApplied with a HardState written first in the
+// same batch, when it is not nil: for a Ready that only moves the commit
+// index (Ready.MustSync false, no entries, no snapshot) and applies, one
+// engine write instead of two. Not synced either: raft asks no sync for such
+// a HardState.
+func (s *Store) SaveCommitApplied(hs *pb.HardState, b *Batch, applied uint64, cs *pb.ConfState) error {
 	t := s.begin()
+	if !raft.IsEmptyHardState(hs) {
+		if err := t.setHardState(hs); err != nil {
+			return err
+		}
+	}
 	if applied < t.st.applied {
 		return fmt.Errorf("storage: applied index going back from %d to %d", t.st.applied, applied)
 	}
