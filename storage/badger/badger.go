@@ -125,7 +125,7 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 	// Badger opens its tables in goroutines of its own, and panics there
 	// on a table whose footer points outside the file (a truncated
 	// table): no recover can catch that, so check the footers first.
-	if err := checkTableFooters(dir); err != nil {
+	if err := checkTableFooters(dir, bo); err != nil {
 		return nil, err
 	}
 	db, err := bdb.Open(bo)

@@ -60,6 +60,37 @@ func TestTruncatedTableRefused(t *testing.T) {
 	}
 }
 
+// A table file the MANIFEST does not reference, empty or cut short, is what
+// a process killed during a flush or a compaction leaves: not damage. The
+// store opens with its data, and Badger deletes the file.
+func TestOrphanTableAfterACrashOpens(t *testing.T) {
+	for _, size := range []int{0, 3, 4096} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			dir := t.TempDir()
+			table := writeTable(t, dir, 300)
+			var fid int
+			if _, err := fmt.Sscanf(filepath.Base(table), "%d.sst", &fid); err != nil {
+				t.Fatal(err)
+			}
+			orphan := filepath.Join(dir, fmt.Sprintf("%06d.sst", fid+1))
+			if err := os.WriteFile(orphan, make([]byte, size), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			e, err := Open(dir)
+			if err != nil {
+				t.Fatalf("an orphan table of %d bytes: %v", size, err)
+			}
+			defer e.Close()
+			if v, err := e.Get([]byte("key-00299")); err != nil || len(v) != 100 {
+				t.Fatalf("key-00299: %d bytes, %v", len(v), err)
+			}
+			if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+				t.Errorf("the orphan table is still there (%v)", err)
+			}
+		})
+	}
+}
+
 // A flipped bit in a table's data blocks is an error, when the database
 // opens or when the block is read: never a wrong value.
 func TestBitFlipInTableDetected(t *testing.T) {

@@ -2,27 +2,45 @@ package badger
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	bdb "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
 )
 
 // checkTableFooters checks that the footer of every table file (*.sst) in
-// dir fits in the file. Badger v4.9.6 lays a table out as blocks, then the
-// index, its length (4 bytes, big-endian), the index's checksum, and the
-// checksum's length (4 bytes, big-endian) at the very end (table.go,
-// initIndex); it reads both lengths without checking them against the file
-// size, and panics, in a goroutine of its own, on a table cut short. The
-// lengths are all this checks: Badger verifies the index's checksum itself.
-func checkTableFooters(dir string) error {
-	tables, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+// dir that the MANIFEST references fits in the file. Badger v4.9.6 lays a
+// table out as blocks, then the index, its length (4 bytes, big-endian), the
+// index's checksum, and the checksum's length (4 bytes, big-endian) at the
+// very end (table.go, initIndex); it reads both lengths without checking
+// them against the file size, and panics, in a goroutine of its own, on a
+// table cut short. The lengths are all this checks: Badger verifies the
+// index's checksum itself.
+//
+// A table the MANIFEST does not reference is left alone: a process killed
+// while it flushed a memtable or compacted leaves one, empty or cut short,
+// and Badger deletes it when it opens (levels.go, revertToManifest). A
+// MANIFEST that cannot be read is Badger's to report.
+func checkTableFooters(dir string, opt bdb.Options) error {
+	f, err := os.Open(filepath.Join(dir, bdb.ManifestFilename))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	for _, path := range tables {
+	mf, _, err := bdb.ReplayManifestFile(f, opt.ExternalMagicVersion, opt)
+	f.Close()
+	if err != nil {
+		return nil
+	}
+	for id := range mf.Tables {
+		path := table.NewFilename(id, dir)
 		if err := checkTableFooter(path); err != nil {
 			return fmt.Errorf("badger: damaged table %s: %w", path, err)
 		}
