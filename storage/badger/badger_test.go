@@ -453,3 +453,31 @@ func TestSyncListsTheDirectoryOnlyWhenAMemtableMayBeFull(t *testing.T) {
 	}
 	t.Logf("%d syncs, %d listings, %d rotations", n, e.dur.listings, e.dur.memFid-startFid)
 }
+
+// TestSyncFailsWhenTheDirectoryIsGone: a synced batch after the data dir
+// was removed (a dead disk, a careless rm) fails, though the open WAL
+// file could still be synced: nothing of it would survive a restart.
+func TestSyncFailsWhenTheDirectoryIsGone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	// Not openT: Badger's Close retries its memtable flush forever
+	// without the directory (cmd/node bounds it); the test leaves it
+	// retrying in the background, quietly.
+	e, err := Open(dir, WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { go e.Close() })
+	var b storage.Batch
+	b.Put([]byte("a"), []byte("1"))
+	for range 2 { // the second takes the path without a listing
+		if err := e.Apply(&b, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(&b, true); err == nil {
+		t.Fatal("a synced batch succeeded after its directory was removed")
+	}
+}

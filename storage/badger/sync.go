@@ -162,7 +162,8 @@ func (e *Engine) syncLocked() error {
 // second needs the first new memtable full), and the WAL it created is the
 // active one, which Badger never deletes: so the file numbered one above
 // the active WAL of the last listing exists if and only if the memtable
-// rotated. One stat answers what a listing did.
+// rotated. Two stats (that one, and the active WAL's, which must be there)
+// answer what a listing did.
 const (
 	// opOverhead bounds what a write takes in the arena or the WAL beyond
 	// its key and value: a skiplist node with a full tower (96 bytes) and
@@ -190,7 +191,15 @@ func (e *Engine) mustList() bool {
 		return true
 	}
 	_, err := os.Stat(filepath.Join(e.dir, fmt.Sprintf("%05d.mem", d.memFid+1)))
-	return !errors.Is(err, fs.ErrNotExist)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	// The active WAL itself must still be there: a data dir removed or
+	// unmounted under the member would otherwise go unnoticed, the open
+	// file syncing happily while nothing survives a restart. The listing
+	// then fails, and so does the write.
+	_, err = os.Stat(filepath.Join(e.dir, fmt.Sprintf("%05d.mem", d.memFid)))
+	return err != nil
 }
 
 // syncWAL fdatasyncs the active WAL, file fid (see syncWALAlone). The file
