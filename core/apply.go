@@ -26,6 +26,9 @@ func (n *Node) apply(ents []*pb.Entry, hs *pb.HardState, out *Output) error {
 	var cs *pb.ConfState
 	var results []Result
 	var described []storage.EntryValue
+	if n.sink != nil {
+		described = make([]storage.EntryValue, 0, len(ents))
+	}
 	last := n.applied
 	for _, e := range ents {
 		idx := e.GetIndex()

@@ -68,11 +68,12 @@ func DescribeMessage(id uint64, m *pb.Message) *MsgInfo {
 		RejectHint: m.GetRejectHint(),
 		Size:       proto.Size(m),
 	}
-	for i, e := range m.GetEntries() {
-		if i == maxDescribedEntries {
-			break
+	if ents := m.GetEntries(); len(ents) > 0 {
+		ents = ents[:min(len(ents), maxDescribedEntries)]
+		info.Entries = make([]storage.EntryValue, len(ents))
+		for i, e := range ents {
+			info.Entries[i] = storage.DescribeEntry(e, DescribeEntryData)
 		}
-		info.Entries = append(info.Entries, storage.DescribeEntry(e, DescribeEntryData))
 	}
 	if s := m.GetSnapshot(); s != nil && !raft.IsEmptySnap(s) {
 		v := storage.DescribeSnapshot(s)
