@@ -89,9 +89,10 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 	// on the path of every write: a pipelining driver's member writes its
 	// HardState with the applied batch, one engine write instead of two.
 	// HandleReady (the simulator) keeps the two apart, as the pipeline is
-	// taught.
+	// taught. MustSync is false for a Ready without entries whose term
+	// and vote are unchanged; it ignores snapshots.
 	hs, applyHS := rd.HardState, (*pb.HardState)(nil)
-	if early != nil && !rd.MustSync && len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot) &&
+	if early != nil && !rd.MustSync && raft.IsEmptySnap(rd.Snapshot) &&
 		!raft.IsEmptyHardState(hs) && len(rd.CommittedEntries) > 0 {
 		hs, applyHS = nil, hs
 	}

@@ -233,10 +233,13 @@ func (e *Engine) Apply(b *storage.Batch, sync bool) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 
-	e.dur.sinceListing += footprint(b)
+	// Bookkeeping for syncLocked: a bound of what the batch takes in the
+	// memtable (see mustList), and whether it reaches the value log.
+	e.dur.sinceListing += txnOverhead
 	txn := e.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, op := range b.Ops {
+		e.dur.sinceListing += int64(len(op.Key)+len(op.Value)) + opOverhead
 		var err error
 		if op.Delete {
 			err = txn.Delete(op.Key)

@@ -215,22 +215,17 @@ func TestSyncOfAnOlderFile(t *testing.T) {
 	fid := e.dur.memFid
 	syncAs := func(unsynced bool) {
 		t.Helper()
-		e.wmu.Lock()
 		e.dur.unsynced = unsynced
 		// A rotation comes after a memtable's worth of writes.
 		e.dur.sinceListing = e.cfg.memTableSize
-		err := e.syncLocked()
-		e.wmu.Unlock()
-		if err != nil {
-			t.Fatal(err)
-		}
+		syncNow(t, e)
 	}
-	touch(t, e.dir, fmt.Sprintf("%05d.mem", fid+100))
+	touch(t, e.dir, walName(fid+100))
 	syncAs(false)
 	if e.dur.olderSynced != 0 || e.dur.memFid != fid+100 {
 		t.Fatalf("without unsynced batches: %d older files fsynced, active WAL %d", e.dur.olderSynced, e.dur.memFid)
 	}
-	touch(t, e.dir, fmt.Sprintf("%05d.mem", fid+200))
+	touch(t, e.dir, walName(fid+200))
 	syncAs(true)
 	// File fid+100 only: fid was covered by the sync before.
 	if e.dur.olderSynced != 1 || e.dur.memFid != fid+200 {

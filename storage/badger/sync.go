@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/raftlab/raftlab/storage"
 )
 
 // Why a synced Apply is durable with Badger v4.9.6 (read in db.go, memtable.go,
@@ -69,6 +67,9 @@ type durability struct {
 	// sinceListing bounds the bytes the batches applied since the last
 	// listing of the directory take in the memtable (see mustList).
 	sinceListing int64
+	// walPath and nextWALPath are the paths of WAL memFid and of the one
+	// after it, which mustList stats.
+	walPath, nextWALPath string
 	// olderSynced counts the rotated files that syncLocked fsynced,
 	// dbSyncs the calls of DB.Sync, and listings the directory listings,
 	// for tests.
@@ -125,7 +126,7 @@ func (e *Engine) syncLocked() error {
 		// batches; older ones were covered by an earlier sync.
 		for _, fid := range mems {
 			if fid >= e.dur.memFid && fid < memMax {
-				if err := e.fsyncFile(fmt.Sprintf("%05d.mem", fid)); err != nil {
+				if err := e.fsyncFile(walName(fid)); err != nil {
 					return err
 				}
 			}
@@ -145,6 +146,10 @@ func (e *Engine) syncLocked() error {
 	}
 	e.dur.sinceListing = 0
 	e.dur.unsynced, e.dur.vlogDirty = false, false
+	if memMax != e.dur.memFid {
+		e.dur.walPath = filepath.Join(e.dir, walName(memMax))
+		e.dur.nextWALPath = filepath.Join(e.dir, walName(memMax+1))
+	}
 	e.dur.memFid, e.dur.vlogFid = memMax, vlogMax
 	return nil
 }
@@ -157,7 +162,7 @@ func (e *Engine) syncLocked() error {
 // Badger rotates only a full memtable, one whose skiplist arena or WAL has
 // reached the memtable size (memTable.isFull), and Engine.Apply is its only
 // writer. Apply adds up an upper bound of what its batches take in either
-// (footprint). While that sum since the last listing stays under an eighth
+// (opOverhead, txnOverhead). While that sum since the last listing stays under an eighth
 // of the memtable size, at most one rotation can have happened since (a
 // second needs the first new memtable full), and the WAL it created is the
 // active one, which Badger never deletes: so the file numbered one above
@@ -174,23 +179,13 @@ const (
 	txnOverhead = 512
 )
 
-// footprint is an upper bound of the bytes batch b takes in Badger's
-// memtable, and in its WAL.
-func footprint(b *storage.Batch) int64 {
-	n := int64(txnOverhead)
-	for _, op := range b.Ops {
-		n += int64(len(op.Key)+len(op.Value)) + opOverhead
-	}
-	return n
-}
-
 // mustList says whether syncLocked must list the directory.
 func (e *Engine) mustList() bool {
 	d := &e.dur
 	if d.memFid == 0 || d.vlogDirty || !syncWALAlone || d.sinceListing >= e.cfg.memTableSize/8 {
 		return true
 	}
-	_, err := os.Stat(filepath.Join(e.dir, fmt.Sprintf("%05d.mem", d.memFid+1)))
+	_, err := os.Stat(d.nextWALPath)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return true
 	}
@@ -198,16 +193,19 @@ func (e *Engine) mustList() bool {
 	// unmounted under the member would otherwise go unnoticed, the open
 	// file syncing happily while nothing survives a restart. The listing
 	// then fails, and so does the write.
-	_, err = os.Stat(filepath.Join(e.dir, fmt.Sprintf("%05d.mem", d.memFid)))
+	_, err = os.Stat(d.walPath)
 	return err != nil
 }
+
+// walName is the file name of Badger's WAL number fid.
+func walName(fid uint64) string { return fmt.Sprintf("%05d.mem", fid) }
 
 // syncWAL fdatasyncs the active WAL, file fid (see syncWALAlone). The file
 // stays open until the memtable rotates.
 func (e *Engine) syncWAL(fid uint64) error {
 	if e.dur.wal == nil || e.dur.walFid != fid {
 		e.closeWAL()
-		f, err := os.Open(filepath.Join(e.dir, fmt.Sprintf("%05d.mem", fid)))
+		f, err := os.Open(filepath.Join(e.dir, walName(fid)))
 		if err != nil {
 			return fmt.Errorf("badger: sync: %w", err)
 		}
