@@ -54,7 +54,11 @@ const (
 	// people as /raft/entry/{index} in decimal.
 	// Encoding: raftpb.Entry, protobuf.
 	// Written by Append and Save; deleted by truncation, Compact and
-	// ApplySnapshot.
+	// ApplySnapshot. Compact deletes at most MaxChunkOps entries per batch
+	// (an engine's batch is bounded), first index moving with each; a
+	// snapshot replacing a longer log deletes the entries it covers after
+	// the batch that records it, so entry keys below first index may
+	// outlive that batch briefly (or until the next Open, after a crash).
 	KeyEntryPrefix = "/raft/entry/"
 
 	// KeyUncommitIndex holds the range of indexes appended but not yet

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -43,15 +44,18 @@ type state struct {
 	// answering probes) and they need not cost an engine read. Shared
 	// between states: never written below its length (see txn.append).
 	terms []uint64
+	// below counts entry keys left below first by a snapshot that
+	// replaced a long log, still to delete (Store.dropBelow).
+	below uint64
 }
 
 // Restorer replaces the state machine with the snapshot data: it hands
-// apply the writes to make, in batches of at most RestoreChunkBytes each, so
-// that a state machine larger than an engine's batch still restores. The
-// store records the snapshot first, with the applied index still behind
-// it: until the restore ends the member knows it is incomplete, and a
-// member that crashed in the middle restores again from the snapshot when
-// it opens (FinishRestore).
+// apply the writes to make, in batches of at most RestoreChunkBytes and
+// MaxChunkOps writes each, so that a state machine larger than an engine's
+// batch still restores. The store records the snapshot first, with the
+// applied index still behind it: until the restore ends the member knows it
+// is incomplete, and a member that crashed in the middle restores again
+// from the snapshot when it opens (FinishRestore).
 type Restorer func(data []byte, apply func(*Batch) error) error
 
 // RestoreChunkBytes is the size a restorer keeps its batches under.
@@ -84,6 +88,9 @@ func Open(e Engine) (*Store, error) {
 		return nil, err
 	}
 	s.st = st
+	if err := s.dropBelow(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -316,6 +323,9 @@ func (s *Store) ApplySnapshot(snap *pb.Snapshot) error {
 	if err := t.commit(true); err != nil {
 		return err
 	}
+	if err := s.dropBelow(); err != nil {
+		return err
+	}
 	if s.RestorePending() {
 		return s.restore(snap)
 	}
@@ -341,13 +351,73 @@ func (s *Store) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.Sna
 // (raft.MemoryStorage.Compact). Unlike MemoryStorage it refuses to compact
 // past the latest snapshot: those entries would be in no snapshot, and a
 // follower that needs them could never catch up. It does not sync.
+//
+// It deletes at most MaxChunkOps entries per batch, lowest first: an engine
+// bounds its batches (Badger's is 15% of its memtable), and a log of 30000
+// entries behind a snapshot must still go. Each batch is a whole
+// compaction to a lower index, so a crash between two leaves a valid log.
 func (s *Store) Compact(compactIndex uint64) error {
-	t := s.begin()
-	if err := t.compact(compactIndex); err != nil {
+	if s.closed {
+		return ErrClosed
+	}
+	// The whole request is checked first: a refused one deletes nothing.
+	if err := s.st.compactable(compactIndex); err != nil {
 		return err
 	}
-	return t.commit(false)
+	for {
+		to := compactIndex
+		if to-s.st.first >= MaxChunkOps {
+			to = s.st.first + MaxChunkOps - 1
+		}
+		t := s.begin()
+		if err := t.compact(to); err != nil {
+			return err
+		}
+		if err := t.commit(false); err != nil {
+			return err
+		}
+		if to == compactIndex {
+			return nil
+		}
+	}
 }
+
+// dropBelow deletes the entry keys below the first index that a snapshot
+// replacing a long log left (txn.applySnapshot), MaxChunkOps per batch. The
+// snapshot covers them: deleting them is tidying, and a crash half way
+// leaves the rest for the next Open.
+func (s *Store) dropBelow() error {
+	if s.st.below == 0 {
+		return nil
+	}
+	var keys [][]byte
+	err := s.e.Scan(keyEntryPrefix, EntryKey(s.st.first), func(k, _ []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: scan the entries below %d: %w", s.st.first, err)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), MaxChunkOps)
+		t := s.begin()
+		for _, k := range keys[:n] {
+			t.del(k)
+		}
+		t.st.below = uint64(len(keys) - n)
+		if err := t.commit(false); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// MaxChunkOps bounds the writes of the batches the store makes in bulk (a
+// compaction, a restore chunk): 1024 keys fit an engine batch of Badger with
+// its smallest memtable (1 MiB: 1638 keys), and a batch costs little next
+// to a thousand deletes.
+const MaxChunkOps = 1024
 
 // Save writes what one Ready asks to persist in one atomic batch, in raft's
 // order: the snapshot, the entries (truncating a conflicting suffix), the
@@ -370,6 +440,9 @@ func (s *Store) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, m
 		}
 	}
 	if err := t.commit(mustSync); err != nil {
+		return err
+	}
+	if err := s.dropBelow(); err != nil {
 		return err
 	}
 	if !raft.IsEmptySnap(snap) && s.RestorePending() {

@@ -151,8 +151,21 @@ func (t *txn) applySnapshot(snap *pb.Snapshot) error {
 	if cur := t.st.snap.GetIndex(); cur != 0 && cur >= md.GetIndex() {
 		return raft.ErrSnapOutOfDate
 	}
+	// The old log goes. Entries past the snapshot go in this batch; those
+	// it covers too, unless there are more than one batch should hold (a
+	// log of 30000 entries is more than Badger's transaction takes): then
+	// they stay below the new first index, to be deleted in chunks once
+	// this batch is written (Store.dropBelow), or at the next Open.
 	if t.st.last >= t.st.first {
-		t.deleteEntries(t.st.first, t.st.last)
+		covered := min(t.st.last, md.GetIndex())
+		if covered >= t.st.first && covered-t.st.first >= MaxChunkOps {
+			t.st.below += covered - t.st.first + 1
+			if t.st.last > covered {
+				t.deleteEntries(covered+1, t.st.last)
+			}
+		} else {
+			t.deleteEntries(t.st.first, t.st.last)
+		}
 	}
 	t.st.first, t.st.prevTerm = md.GetIndex()+1, md.GetTerm()
 	t.st.last = md.GetIndex()
@@ -212,14 +225,22 @@ func (t *txn) createSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.Snaps
 	return proto.Clone(snap).(*pb.Snapshot), nil
 }
 
-func (t *txn) compact(i uint64) error {
+// compactable says why the log in st cannot be compacted up to i, or nil.
+func (st *state) compactable(i uint64) error {
 	switch {
-	case i < t.st.first:
+	case i < st.first:
 		return raft.ErrCompacted
-	case i > t.st.last:
-		return fmt.Errorf("storage: compact %d beyond last index %d", i, t.st.last)
-	case i > t.st.snap.GetIndex():
-		return fmt.Errorf("storage: compact %d beyond the latest snapshot %d would drop entries no snapshot holds", i, t.st.snap.GetIndex())
+	case i > st.last:
+		return fmt.Errorf("storage: compact %d beyond last index %d", i, st.last)
+	case i > st.snap.GetIndex():
+		return fmt.Errorf("storage: compact %d beyond the latest snapshot %d would drop entries no snapshot holds", i, st.snap.GetIndex())
+	}
+	return nil
+}
+
+func (t *txn) compact(i uint64) error {
+	if err := t.st.compactable(i); err != nil {
+		return err
 	}
 	term, err := t.s.Term(i)
 	if err != nil {

@@ -64,6 +64,7 @@ func Run(t *testing.T, newFactory func(t *testing.T) Factory) {
 	t.Run("Observer", func(t *testing.T) { testObserver(t, newFactory(t)) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, newFactory(t)) })
 	t.Run("Damaged", func(t *testing.T) { testDamaged(t, newFactory) })
+	t.Run("EntriesBelowFirst", func(t *testing.T) { testEntriesBelowFirst(t, newFactory(t)) })
 	t.Run("Differential", func(t *testing.T) { testDifferential(t, newFactory(t)) })
 }
 
