@@ -25,6 +25,9 @@ type testNet struct {
 	crashes bool
 	// pipelined makes ready use HandleReadyEarly, as core/live does.
 	pipelined bool
+	// onAnswer, when set, is HandleReadyEarly's answer (with pipelined):
+	// it sees the results answered before a Ready's write.
+	onAnswer func(id uint64, rs []Result)
 }
 
 func newTestNet(t *testing.T, ids ...uint64) *testNet {
@@ -72,7 +75,16 @@ func (net *testNet) ready(id uint64) {
 		if net.pipelined {
 			early = func(msgs []*pb.Message) { net.queue = append(net.queue, msgs...) }
 		}
-		out, err := n.HandleReadyEarly(early)
+		var answer func([]Result)
+		if net.pipelined && net.onAnswer != nil {
+			answer = func(rs []Result) {
+				net.onAnswer(id, rs)
+				for _, r := range rs {
+					net.results[r.ReqID] = r
+				}
+			}
+		}
+		out, err := n.HandleReadyEarly(early, answer)
 		if err != nil && net.crashes && n.Stopped() != nil {
 			return
 		}

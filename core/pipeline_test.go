@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	pb "go.etcd.io/raft/v3/raftpb"
+
 	"github.com/raftlab/raftlab/storage"
 )
 
@@ -71,5 +73,195 @@ func TestPipelinedCommitWritesHardStateWithApply(t *testing.T) {
 		for _, id := range []uint64{1, 2} {
 			net.crashRestart(id)
 		}
+	}
+}
+
+// TestCommittedAnsweredBeforeTheNextSync: with an answer, a Ready that
+// appends new entries and commits older ones applies and answers the older
+// ones before it writes the new ones, so their answer does not wait for an
+// unrelated sync; the applied batch's HardState commits no further than
+// the stored log (the store refuses any other). A membership change keeps
+// the taught order.
+func TestCommittedAnsweredBeforeTheNextSync(t *testing.T) {
+	net := newTestNet(t, 1, 2, 3)
+	net.pipelined = true
+	store, err := storage.Open(&batchLog{Engine: net.engines[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderLog := store.Engine().(*batchLog)
+	net.start(1, store)
+	net.elect(1)
+
+	written := func(key []byte) bool {
+		for _, keys := range leaderLog.batches {
+			for _, k := range keys {
+				if k == string(key) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	// propose puts key on the leader and returns the log index it gets.
+	propose := func(reqID uint64, key string) uint64 {
+		t.Helper()
+		last, _ := net.nodes[1].store.LastIndex()
+		if err := net.nodes[1].Propose(reqID, Command{Op: OpPut, Key: key, Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+		return last + 1
+	}
+	type answered struct{ applied, newEntryWritten bool }
+	answers := map[uint64]answered{}
+	var newEntry uint64
+	net.onAnswer = func(id uint64, rs []Result) {
+		for _, r := range rs {
+			answers[r.ReqID] = answered{written(storage.KVKey("a")), newEntry != 0 && written(storage.EntryKey(newEntry))}
+		}
+	}
+
+	// a is appended everywhere, and the acknowledgements held back.
+	propose(1, "a")
+	net.ready(1)
+	var acks []*pb.Message
+	for len(net.queue) > 0 {
+		m := net.queue[0]
+		net.queue = net.queue[1:]
+		if m.GetTo() == 1 {
+			acks = append(acks, m)
+			continue
+		}
+		_ = net.nodes[m.GetTo()].Step(m)
+		net.ready(m.GetTo())
+	}
+	// b is proposed before the acknowledgements arrive: the leader's next
+	// Ready appends b and commits a.
+	newEntry = propose(2, "b")
+	for _, m := range acks {
+		if err := net.nodes[1].Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	net.ready(1)
+	got, ok := answers[1]
+	if !ok || !got.applied || got.newEntryWritten {
+		t.Fatalf("a answered early %v, applied then %v, entry %d of b written then %v", ok, got.applied, newEntry, got.newEntryWritten)
+	}
+	hs, _, err := net.nodes[1].store.InitialState()
+	if err != nil || hs.GetCommit() < 3 {
+		t.Fatalf("HardState after the Ready %v, %v", hs, err)
+	}
+	// A membership change committed alongside a new entry is applied after
+	// the write, and answered in Output.Results.
+	cc, err := ParseConfChanges("l4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.nodes[1].ProposeConfChange(10, cc, nil); err != nil {
+		t.Fatal(err)
+	}
+	net.ready(1)
+	acks = nil
+	for len(net.queue) > 0 {
+		m := net.queue[0]
+		net.queue = net.queue[1:]
+		if m.GetTo() == 1 {
+			acks = append(acks, m)
+			continue
+		}
+		if m.GetTo() == 4 {
+			continue
+		}
+		_ = net.nodes[m.GetTo()].Step(m)
+		net.ready(m.GetTo())
+	}
+	propose(11, "c")
+	for _, m := range acks {
+		_ = net.nodes[1].Step(m)
+	}
+	net.ready(1)
+	if _, early := answers[10]; early {
+		t.Fatal("a membership change was answered before the Ready's write")
+	}
+	if r, ok := net.results[10]; !ok || r.Err != nil || r.ConfState == nil {
+		t.Fatalf("membership change: %+v %v", r, ok)
+	}
+	// An unsynced applied batch may be lost in a crash, never half of it;
+	// the store reopens with its invariants (commit within the log).
+	net.crashRestart(1)
+}
+
+// TestFollowerCommitCutToItsStoredLog: a follower whose Ready appends b
+// while the commit index it learned covers b commits a (stored before) in
+// its early applied batch with the commit index cut to its stored log; a
+// store refuses a commit beyond its last entry, and the follower would
+// stop.
+func TestFollowerCommitCutToItsStoredLog(t *testing.T) {
+	net := newTestNet(t, 1, 2, 3)
+	net.pipelined = true
+	net.onAnswer = func(uint64, []Result) {}
+	net.elect(1)
+	take := func() []*pb.Message {
+		q := net.queue
+		net.queue = nil
+		return q
+	}
+	step := func(m *pb.Message) {
+		t.Helper()
+		if err := net.nodes[m.GetTo()].Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(reqID uint64, key string) {
+		t.Helper()
+		if err := net.nodes[1].Propose(reqID, Command{Op: OpPut, Key: key, Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+		net.ready(1)
+	}
+
+	// a reaches both followers; their acknowledgements are held.
+	put(1, "a")
+	var held []*pb.Message
+	for _, m := range take() {
+		step(m)
+		net.ready(m.GetTo())
+	}
+	held = append(held, take()...)
+	// b reaches follower 2 only; follower 3's append is held.
+	put(2, "b")
+	var toThree []*pb.Message
+	for _, m := range take() {
+		if m.GetTo() == 3 {
+			toThree = append(toThree, m)
+			continue
+		}
+		step(m)
+		net.ready(m.GetTo())
+	}
+	held = append(held, take()...)
+	// The leader commits a and b on follower 2's acknowledgements.
+	for _, m := range held {
+		if m.GetFrom() == 2 {
+			step(m)
+		}
+	}
+	net.ready(1)
+	for _, m := range take() {
+		if m.GetTo() == 3 {
+			toThree = append(toThree, m)
+		}
+	}
+	// Follower 3 gets b and the commit index of b in one Ready.
+	for _, m := range toThree {
+		step(m)
+	}
+	net.ready(3)
+	if err := net.nodes[3].Stopped(); err != nil {
+		t.Fatalf("follower 3 stopped: %v", err)
+	}
+	if got := net.nodes[3].applied; got < 4 {
+		t.Fatalf("follower 3 applied %d, want a and b (4)", got)
 	}
 }

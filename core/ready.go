@@ -6,6 +6,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/raftlab/raftlab/storage"
 )
@@ -39,7 +40,7 @@ type Output struct {
 // batch; serve reads; Advance. Call it while HasReady. An error stops the
 // member.
 func (n *Node) HandleReady() (out Output, err error) {
-	return n.HandleReadyEarly(nil)
+	return n.HandleReadyEarly(nil, nil)
 }
 
 // HandleReadyEarly is HandleReady for a driver that pipelines: early
@@ -50,7 +51,15 @@ func (n *Node) HandleReady() (out Output, err error) {
 // a majority persisted it and the leader's own vote in that majority waits
 // for its write. A follower's or a candidate's messages acknowledge what it
 // persists, so they go right after the batch, before the apply.
-func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err error) {
+//
+// answer, when not nil, also takes the driver's answers out of the Ready's
+// order: a Ready that must sync new entries first applies the committed
+// entries earlier Readies stored, and hands their results to answer before
+// the sync, instead of in Output.Results after it. Under load nearly every
+// Ready both appends and commits, and the answers would otherwise wait for
+// a sync of entries they do not depend on (etcd applies in a goroutine of
+// its own for the same reason). Membership changes keep the taught order.
+func (n *Node) HandleReadyEarly(early func([]*pb.Message), answer func([]Result)) (out Output, err error) {
 	if n.stopped != nil {
 		return out, n.stopped
 	}
@@ -76,6 +85,17 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 	if sendEarly {
 		early(rd.Messages)
 		n.noteOutgoing(rd.Messages)
+	}
+
+	confBefore := n.confState
+	committed := rd.CommittedEntries
+	if answer != nil && rd.MustSync && len(rd.Entries) > 0 && raft.IsEmptySnap(rd.Snapshot) {
+		if sendEarly && len(committed) > 0 {
+			n.failpoint(FailpointAfterSend)
+		}
+		if committed, err = n.applyStable(rd, answer); err != nil {
+			return out, n.fail(err)
+		}
 	}
 
 	// 1. Persist, in one batch (Figure 2: persistent state is updated on
@@ -120,17 +140,13 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 		n.noteOutgoing(rd.Messages)
 	}
 
-	if hs := rd.HardState; hs != nil && hs.GetCommit() > n.commit {
-		n.emit(Event{Kind: KindCommit, Commit: &CommitInfo{From: n.commit, To: hs.GetCommit()}})
-		n.commit = hs.GetCommit()
-	}
+	n.noteCommit(rd.HardState)
 
 	// 3. Apply what is committed, with the applied index in one batch.
-	if len(rd.CommittedEntries) > 0 {
+	if len(committed) > 0 {
 		n.failpoint(FailpointAfterSend)
 	}
-	confBefore := n.confState
-	if err := n.apply(rd.CommittedEntries, applyHS, &out); err != nil {
+	if err := n.apply(committed, applyHS, &out); err != nil {
 		return out, n.fail(err)
 	}
 
@@ -159,6 +175,47 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message)) (out Output, err erro
 		n.noteTimer()
 	}
 	return out, nil
+}
+
+// noteCommit reports a commit index that hs moves forward.
+func (n *Node) noteCommit(hs *pb.HardState) {
+	if hs != nil && hs.GetCommit() > n.commit {
+		n.emit(Event{Kind: KindCommit, Commit: &CommitInfo{From: n.commit, To: hs.GetCommit()}})
+		n.commit = hs.GetCommit()
+	}
+}
+
+// applyStable applies, before the Ready's write, its committed entries
+// that earlier Readies stored, up to the first membership change, and
+// hands their results to answer (HandleReadyEarly). The applied batch
+// carries the Ready's HardState with its commit index cut to the stored
+// log, since the entries beyond are not written yet. It returns the
+// committed entries left to apply after the write.
+func (n *Node) applyStable(rd raft.Ready, answer func([]Result)) ([]*pb.Entry, error) {
+	ents, stored := rd.CommittedEntries, rd.Entries[0].GetIndex()
+	k := 0
+	for k < len(ents) && ents[k].GetIndex() < stored && ents[k].GetType() == pb.EntryNormal {
+		k++
+	}
+	if k == 0 {
+		return ents, nil
+	}
+	var hs *pb.HardState
+	if !raft.IsEmptyHardState(rd.HardState) {
+		last, err := n.store.LastIndex()
+		if err != nil {
+			return nil, err
+		}
+		hs = proto.Clone(rd.HardState).(*pb.HardState)
+		hs.Commit = new(min(hs.GetCommit(), last))
+	}
+	n.noteCommit(rd.HardState)
+	var out Output
+	if err := n.apply(ents[:k], hs, &out); err != nil {
+		return nil, err
+	}
+	answer(out.Results)
+	return ents[k:], nil
 }
 
 func readyInfo(num uint64, rd raft.Ready) *ReadyInfo {

@@ -79,6 +79,11 @@ type Driver struct {
 	// batchBytes counts the entry bytes taken since the last Ready.
 	batchBytes int
 
+	// sendFn and deliverFn are d.send and d.deliver, made once rather
+	// than for every Ready.
+	sendFn    func([]*pb.Message)
+	deliverFn func([]core.Result)
+
 	dropped atomic.Uint64 // inbound messages dropped on a full inbox
 	status  atomic.Pointer[core.Status]
 	stopper sync.Once
@@ -123,6 +128,7 @@ func Start(node *core.Node, tr Transport, cfg Config) *Driver {
 		// no earlier run can have caught up with.
 		nextReq: uint64(cfg.Now().UnixNano()),
 	}
+	d.sendFn, d.deliverFn = d.send, d.deliver
 	st := node.Status()
 	d.status.Store(&st)
 	go d.run()

@@ -83,19 +83,15 @@ func (d *Driver) handleInbound(in inbound) {
 // apply, answer.
 func (d *Driver) handleReady() {
 	for d.err == nil && d.node.HasReady() {
-		// A leader sends while it persists (thesis §10.2.1).
-		out, err := d.node.HandleReadyEarly(d.send)
+		// A leader sends while it persists (thesis §10.2.1); what was
+		// committed before is answered before the new entries' sync.
+		out, err := d.node.HandleReadyEarly(d.sendFn, d.deliverFn)
 		if err != nil {
 			d.fail(err)
 			return
 		}
 		d.send(out.Messages)
-		for _, r := range out.Results {
-			if ch, ok := d.futures[r.ReqID]; ok {
-				delete(d.futures, r.ReqID)
-				ch <- r
-			}
-		}
+		d.deliver(out.Results)
 		if d.node.ConfState() != d.confState {
 			d.noteMembership()
 		}
@@ -104,6 +100,16 @@ func (d *Driver) handleReady() {
 		d.fail(err)
 	}
 	d.refreshStatus(false)
+}
+
+// deliver hands each result to the request waiting for it.
+func (d *Driver) deliver(rs []core.Result) {
+	for _, r := range rs {
+		if ch, ok := d.futures[r.ReqID]; ok {
+			delete(d.futures, r.ReqID)
+			ch <- r
+		}
+	}
 }
 
 // statusEvery bounds how often the published status is rebuilt under load;
