@@ -34,6 +34,14 @@ type Config struct {
 	// MaxUncommittedEntriesSize caps the bytes of proposals waiting to
 	// commit on a leader; beyond it proposals are dropped. Default 64 MiB.
 	MaxUncommittedEntriesSize uint64
+	// BatchProposals makes Propose queue client writes until
+	// FlushProposals, which hands them to raft in one proposal message: a
+	// leader then appends them together and sends each follower one
+	// append for all of them, not one per write (and a follower forwards
+	// them to the leader in one message). For a driver that takes a burst
+	// of requests before it handles the Ready (core/live). Off: each
+	// write is proposed at once, as the simulator shows it.
+	BatchProposals bool
 	// Events receives every event of the member, without Seq and Time
 	// (the driver stamps them). Nil turns events off.
 	Events func(Event)

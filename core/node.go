@@ -74,6 +74,9 @@ type Node struct {
 
 	// Requests waiting for an answer, all keyed by the driver's request id.
 	props map[uint64]*proposal
+	// queued are the writes Propose holds for FlushProposals
+	// (Config.BatchProposals), in order.
+	queued []queuedProposal
 	// propIdx maps a log index to our proposals appended there, oldest
 	// first: a new leader may overwrite one with another, and only the
 	// entry applied at the index says which won.
@@ -304,7 +307,8 @@ func (n *Node) Campaign() (err error) {
 
 // Propose proposes a client write. reqID must be unique for this member,
 // across restarts too; the answer comes as a Result with that id from
-// HandleReady once the write is applied, or as an error now.
+// HandleReady once the write is applied, or as an error now (with
+// Config.BatchProposals, a refusal by raft comes from FlushProposals).
 func (n *Node) Propose(reqID uint64, c Command) (err error) {
 	if n.stopped != nil {
 		return n.stopped
@@ -318,17 +322,74 @@ func (n *Node) Propose(reqID uint64, c Command) (err error) {
 	if n.pending() >= maxPending {
 		return ErrTooManyRequests
 	}
+	data := encodeCommand(request{n.id, reqID}, c)
+	if n.cfg.BatchProposals {
+		n.props[reqID] = &proposal{cmd: c}
+		n.queued = append(n.queued, queuedProposal{reqID: reqID, entry: &pb.Entry{Data: data}})
+		return nil
+	}
 	defer n.guard(&err)
-	if err := n.rn.Propose(encodeCommand(request{n.id, reqID}, c)); err != nil {
-		n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "failed", ReqID: reqID, Command: c.String(), Error: err.Error()}})
-		if errors.Is(err, raft.ErrProposalDropped) && n.lead == 0 {
-			return fmt.Errorf("%w: %v", ErrNoLeader, err)
-		}
-		return err
+	if err := n.rn.Propose(data); err != nil {
+		return n.proposalFailed(reqID, c, err)
 	}
 	n.props[reqID] = &proposal{cmd: c}
 	n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "proposed", ReqID: reqID, Command: c.String()}})
 	return nil
+}
+
+// proposalFailed reports a proposal raft refused and returns the error
+// its proposer gets.
+func (n *Node) proposalFailed(reqID uint64, c Command, err error) error {
+	n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "failed", ReqID: reqID, Command: c.String(), Error: err.Error()}})
+	if errors.Is(err, raft.ErrProposalDropped) && n.lead == 0 {
+		return fmt.Errorf("%w: %v", ErrNoLeader, err)
+	}
+	return err
+}
+
+// queuedProposal is a client write Propose queued (Config.BatchProposals).
+type queuedProposal struct {
+	reqID uint64
+	entry *pb.Entry
+}
+
+// FlushProposals hands the writes Propose queued to raft in one proposal
+// message (Config.BatchProposals), and returns a failed Result for each
+// when raft refuses them (no leader, a leadership transfer under way, too
+// many uncommitted bytes): raft takes or drops such a message whole.
+func (n *Node) FlushProposals() (failed []Result) {
+	// A write cancelled while queued (its proposer gave up) is not
+	// proposed at all.
+	q := slices.DeleteFunc(n.queued, func(p queuedProposal) bool { return n.props[p.reqID] == nil })
+	defer func() { n.queued = q[:0] }()
+	if len(q) == 0 {
+		return nil
+	}
+	err := n.stopped
+	if err == nil {
+		ents := make([]*pb.Entry, len(q))
+		for i, p := range q {
+			ents[i] = p.entry
+		}
+		err = n.stepProposals(ents)
+	}
+	for _, p := range q {
+		c := n.props[p.reqID].cmd
+		if err != nil {
+			delete(n.props, p.reqID)
+			failed = append(failed, Result{ReqID: p.reqID, Err: n.proposalFailed(p.reqID, c, err)})
+			continue
+		}
+		n.emit(Event{Kind: KindProposal, Proposal: &ProposalInfo{Phase: "proposed", ReqID: p.reqID, Command: c.String()}})
+	}
+	return failed
+}
+
+// stepProposals steps one MsgProp with ents, as RawNode.Propose does with
+// one entry.
+func (n *Node) stepProposals(ents []*pb.Entry) (err error) {
+	defer n.guard(&err)
+	return n.rn.Step(&pb.Message{Type: pb.MsgProp.Enum(), From: new(n.id), Entries: ents})
 }
 
 // ReadIndex asks for a linearizable read of key (§8, thesis §6.4): the

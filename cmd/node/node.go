@@ -144,6 +144,7 @@ func start(opts *options, ln net.Listener, logOut io.Writer) (*server, error) {
 		HeartbeatTicks:  opts.heartbeatTicks,
 		SnapshotEntries: opts.snapshotEvery,
 		CatchUpEntries:  opts.catchUp,
+		BatchProposals:  true,
 		Events:          events.Emit,
 		Failpoint:       failpointHook(log),
 	}, store)

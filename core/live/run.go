@@ -80,8 +80,10 @@ func (d *Driver) handleInbound(in inbound) {
 }
 
 // handleReady runs the member's Ready loop to the end: persist, send,
-// apply, answer.
+// apply, answer. The writes proposed since the last Ready go to raft
+// first, together (core.Config.BatchProposals).
 func (d *Driver) handleReady() {
+	d.deliver(d.node.FlushProposals())
 	for d.err == nil && d.node.HasReady() {
 		// A leader sends while it persists (thesis §10.2.1); what was
 		// committed before is answered before the new entries' sync.
