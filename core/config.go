@@ -66,7 +66,8 @@ const (
 	FailpointBeforeSave = "before-save"
 	// FailpointAfterSave: the batch is durable, the Ready's messages not
 	// yet released (a follower has not acknowledged what it persisted; a
-	// leader sent its appends before it saved).
+	// leader sent its appends before it saved, and a pipelining follower
+	// the proposals and reads it forwards).
 	FailpointAfterSave = "after-save"
 	// FailpointAfterSend: a Ready with committed entries released its
 	// messages (a leader's were handed to the transport), and applies none

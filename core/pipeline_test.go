@@ -265,3 +265,67 @@ func TestFollowerCommitCutToItsStoredLog(t *testing.T) {
 		t.Fatalf("follower 3 applied %d, want a and b (4)", got)
 	}
 }
+
+// TestFollowerForwardsBeforeItsWrite: a pipelining follower hands over the
+// proposals it forwards to the leader before it writes its Ready's entries,
+// and its acknowledgement of those entries only after the write.
+func TestFollowerForwardsBeforeItsWrite(t *testing.T) {
+	net := newTestNet(t, 1, 2, 3)
+	net.pipelined = true
+	store, err := storage.Open(&batchLog{Engine: net.engines[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	followerLog := store.Engine().(*batchLog)
+	net.start(2, store)
+	net.elect(1)
+
+	if err := net.nodes[1].Propose(1, Command{Op: OpPut, Key: "a", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	net.ready(1)
+	var app *pb.Message
+	for _, m := range net.queue {
+		if m.GetTo() == 2 && m.GetType() == pb.MsgApp && len(m.GetEntries()) > 0 {
+			app = m
+		}
+	}
+	net.queue = nil
+	if app == nil {
+		t.Fatal("no append to follower 2")
+	}
+	entry := storage.EntryKey(app.GetEntries()[0].GetIndex())
+	written := func() bool {
+		for _, keys := range followerLog.batches {
+			for _, k := range keys {
+				if k == string(entry) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	// One Ready on follower 2: the leader's append and a client's write.
+	if err := net.nodes[2].Step(app); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.nodes[2].Propose(2, Command{Op: OpPut, Key: "b", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[pb.MessageType]bool{} // type -> the entry was written when sent
+	for net.nodes[2].HasReady() {
+		if _, err := net.nodes[2].HandleReadyEarly(func(msgs []*pb.Message) {
+			for _, m := range msgs {
+				sent[m.GetType()] = written()
+			}
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w, ok := sent[pb.MsgProp]; !ok || w {
+		t.Fatalf("forwarded proposal sent %v, after the write %v", ok, w)
+	}
+	if w, ok := sent[pb.MsgAppResp]; !ok || !w {
+		t.Fatalf("acknowledgement sent %v, after the write %v", ok, w)
+	}
+}

@@ -86,6 +86,18 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message), answer func([]Result)
 		early(rd.Messages)
 		n.noteOutgoing(rd.Messages)
 	}
+	// A follower's forwarded proposals and reads promise nothing about its
+	// storage, so they need not wait for its write: a write proposed
+	// through a follower would otherwise wait for the follower's sync of
+	// entries it does not depend on before it even reaches the leader.
+	msgs := rd.Messages
+	if early != nil && !sendEarly {
+		var fwd []*pb.Message
+		if fwd, msgs = splitForwards(msgs); len(fwd) > 0 {
+			early(fwd)
+			n.noteOutgoing(fwd)
+		}
+	}
 
 	confBefore := n.confState
 	committed := rd.CommittedEntries
@@ -132,12 +144,12 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message), answer func([]Result)
 	// bookkeeping below: a follower's acknowledgement is on the path of
 	// every write.
 	if !sendEarly {
-		if early != nil && len(rd.Messages) > 0 {
-			early(rd.Messages)
+		if early != nil && len(msgs) > 0 {
+			early(msgs)
 		} else {
-			out.Messages = rd.Messages
+			out.Messages = msgs
 		}
-		n.noteOutgoing(rd.Messages)
+		n.noteOutgoing(msgs)
 	}
 
 	n.noteCommit(rd.HardState)
@@ -175,6 +187,23 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message), answer func([]Result)
 		n.noteTimer()
 	}
 	return out, nil
+}
+
+// splitForwards separates the proposals and read requests a follower
+// forwards to its leader from the rest of msgs, keeping the order of each.
+func splitForwards(msgs []*pb.Message) (fwd, rest []*pb.Message) {
+	isFwd := func(m *pb.Message) bool { return m.GetType() == pb.MsgProp || m.GetType() == pb.MsgReadIndex }
+	if !slices.ContainsFunc(msgs, isFwd) {
+		return nil, msgs
+	}
+	for _, m := range msgs {
+		if isFwd(m) {
+			fwd = append(fwd, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	return fwd, rest
 }
 
 // noteCommit reports a commit index that hs moves forward.
