@@ -13,7 +13,8 @@ import (
 // happens to the cluster (roles, votes, commits, snapshots, membership,
 // crashes) always pass. Skipped events are reported as one "dropped" event,
 // so the consumer knows, and they are never encoded, so a watched member
-// pays for what is sent only.
+// pays for what is sent only. An apply's entry descriptions are detail too
+// (rateLimit.applied).
 
 // detailKinds are the kinds a rate limit may skip.
 var detailKinds = map[core.Kind]bool{
@@ -46,6 +47,9 @@ func (l *rateLimit) filter(batch []*hubEvent, member uint64) []*hubEvent {
 	l.last = now
 	out := batch[:0]
 	for _, e := range batch {
+		if e.Kind == core.KindApply {
+			e = l.applied(e)
+		}
 		if detailKinds[e.Kind] {
 			if l.tokens < 1 {
 				l.skipped++
@@ -60,5 +64,30 @@ func (l *rateLimit) filter(batch []*hubEvent, member uint64) []*hubEvent {
 		}
 		out = append(out, e)
 	}
+	return out
+}
+
+// appliedEntriesKept is how many entry descriptions an apply event keeps
+// when its stream is over its rate: the feed shows three and an ellipsis.
+const appliedEntriesKept = 4
+
+// applied returns an apply event as the stream may send it: an apply
+// always passes (the applied index is the story), but the descriptions of
+// its entries are detail, one token each. Under load one apply covers a
+// dozen entries or more, many times a second, and those descriptions were
+// most of what a watched member sent.
+func (l *rateLimit) applied(e *hubEvent) *hubEvent {
+	a := e.Apply
+	if a == nil || len(a.Entries) <= appliedEntriesKept {
+		return e
+	}
+	if n := float64(len(a.Entries)); l.tokens >= n {
+		l.tokens -= n
+		return e
+	}
+	cut := *a
+	cut.Entries = a.Entries[:appliedEntriesKept]
+	out := &hubEvent{Event: e.Event}
+	out.Apply = &cut
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/raftlab/raftlab/core"
+	"github.com/raftlab/raftlab/storage"
 )
 
 // TestRateLimitKeepsTheStoryAndCountsTheRest: detail events beyond the rate
@@ -46,5 +47,39 @@ func TestRateLimitKeepsTheStoryAndCountsTheRest(t *testing.T) {
 	out = l.filter([]*hubEvent{{Event: core.Event{Seq: 11, Kind: core.KindKey}}}, 1)
 	if len(out) != 2 || out[0].Kind != core.KindDropped || out[0].Dropped.Count != 4 || out[0].Seq != 10 || out[1].Seq != 11 {
 		t.Fatalf("after a second: %+v", out)
+	}
+}
+
+// TestRateLimitCutsAppliedEntries: an apply event always passes, with its
+// entries' descriptions while the stream has a token for each, and with
+// the first appliedEntriesKept of them once it has not; the event the
+// other streams share is not changed.
+func TestRateLimitCutsAppliedEntries(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newRateLimit(30)
+	l.now = func() time.Time { return now }
+	apply := func(seq uint64, n int) *hubEvent {
+		ents := make([]storage.EntryValue, n)
+		for i := range ents {
+			ents[i] = storage.EntryValue{Index: uint64(i + 1), Data: "put k v"}
+		}
+		return &hubEvent{Event: core.Event{Seq: seq, Kind: core.KindApply, Apply: &core.ApplyInfo{From: 1, To: uint64(n), Entries: ents}}}
+	}
+	whole, big, small := apply(1, 20), apply(2, 20), apply(3, 3)
+	out := l.filter([]*hubEvent{whole, big, small}, 1)
+	if len(out) != 3 {
+		t.Fatalf("%d events out of 3 applies: %+v", len(out), out)
+	}
+	if out[0] != whole || len(out[0].Apply.Entries) != 20 {
+		t.Fatalf("first apply (20 tokens of 30): %d entries, want all 20", len(out[0].Apply.Entries))
+	}
+	if got := out[1].Apply; len(got.Entries) != appliedEntriesKept || got.From != 1 || got.To != 20 {
+		t.Fatalf("second apply (10 tokens left): %+v, want its range and %d entries", got, appliedEntriesKept)
+	}
+	if len(big.Apply.Entries) != 20 {
+		t.Fatalf("the shared event lost its entries: %d left", len(big.Apply.Entries))
+	}
+	if out[2] != small {
+		t.Fatal("an apply of no more than the kept entries was copied")
 	}
 }
