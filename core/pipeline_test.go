@@ -24,6 +24,48 @@ func (l *batchLog) Apply(b *storage.Batch, sync bool) error {
 	return l.Engine.Apply(b, sync)
 }
 
+// wrote reports whether a batch l recorded wrote key.
+func (l *batchLog) wrote(key []byte) bool {
+	for _, keys := range l.batches {
+		for _, k := range keys {
+			if k == string(key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// logged restarts member id of net over a batchLog of its engine.
+func (net *testNet) logged(id uint64) *batchLog {
+	l := &batchLog{Engine: net.engines[id]}
+	store, err := storage.Open(l)
+	if err != nil {
+		net.t.Fatal(err)
+	}
+	net.start(id, store)
+	return l
+}
+
+// holdFor delivers the queued messages, and those they lead to, except the
+// ones to held, which it returns, and the ones to skip, which it drops.
+func (net *testNet) holdFor(held, skip uint64) []*pb.Message {
+	var out []*pb.Message
+	for len(net.queue) > 0 {
+		m := net.queue[0]
+		net.queue = net.queue[1:]
+		switch m.GetTo() {
+		case held:
+			out = append(out, m)
+		case skip:
+		default:
+			_ = net.nodes[m.GetTo()].Step(m)
+			net.ready(m.GetTo())
+		}
+	}
+	return out
+}
+
 // TestPipelinedCommitWritesHardStateWithApply: with HandleReadyEarly, a
 // Ready that only moves the commit index and applies writes the HardState
 // in the applied batch (one engine write), on the leader and on a follower,
@@ -32,15 +74,7 @@ func TestPipelinedCommitWritesHardStateWithApply(t *testing.T) {
 	for _, pipelined := range []bool{true, false} {
 		net := newTestNet(t, 1, 2, 3)
 		net.pipelined = pipelined
-		logs := map[uint64]*batchLog{}
-		for _, id := range []uint64{1, 2} {
-			store, err := storage.Open(&batchLog{Engine: net.engines[id]})
-			if err != nil {
-				t.Fatal(err)
-			}
-			logs[id] = store.Engine().(*batchLog)
-			net.start(id, store)
-		}
+		logs := map[uint64]*batchLog{1: net.logged(1), 2: net.logged(2)}
 		net.elect(1)
 		for _, l := range logs {
 			l.batches = nil
@@ -85,24 +119,8 @@ func TestPipelinedCommitWritesHardStateWithApply(t *testing.T) {
 func TestCommittedAnsweredBeforeTheNextSync(t *testing.T) {
 	net := newTestNet(t, 1, 2, 3)
 	net.pipelined = true
-	store, err := storage.Open(&batchLog{Engine: net.engines[1]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaderLog := store.Engine().(*batchLog)
-	net.start(1, store)
+	leaderLog := net.logged(1)
 	net.elect(1)
-
-	written := func(key []byte) bool {
-		for _, keys := range leaderLog.batches {
-			for _, k := range keys {
-				if k == string(key) {
-					return true
-				}
-			}
-		}
-		return false
-	}
 	// propose puts key on the leader and returns the log index it gets.
 	propose := func(reqID uint64, key string) uint64 {
 		t.Helper()
@@ -117,24 +135,14 @@ func TestCommittedAnsweredBeforeTheNextSync(t *testing.T) {
 	var newEntry uint64
 	net.onAnswer = func(id uint64, rs []Result) {
 		for _, r := range rs {
-			answers[r.ReqID] = answered{written(storage.KVKey("a")), newEntry != 0 && written(storage.EntryKey(newEntry))}
+			answers[r.ReqID] = answered{leaderLog.wrote(storage.KVKey("a")), newEntry != 0 && leaderLog.wrote(storage.EntryKey(newEntry))}
 		}
 	}
 
 	// a is appended everywhere, and the acknowledgements held back.
 	propose(1, "a")
 	net.ready(1)
-	var acks []*pb.Message
-	for len(net.queue) > 0 {
-		m := net.queue[0]
-		net.queue = net.queue[1:]
-		if m.GetTo() == 1 {
-			acks = append(acks, m)
-			continue
-		}
-		_ = net.nodes[m.GetTo()].Step(m)
-		net.ready(m.GetTo())
-	}
+	acks := net.holdFor(1, 0)
 	// b is proposed before the acknowledgements arrive: the leader's next
 	// Ready appends b and commits a.
 	newEntry = propose(2, "b")
@@ -162,20 +170,7 @@ func TestCommittedAnsweredBeforeTheNextSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	net.ready(1)
-	acks = nil
-	for len(net.queue) > 0 {
-		m := net.queue[0]
-		net.queue = net.queue[1:]
-		if m.GetTo() == 1 {
-			acks = append(acks, m)
-			continue
-		}
-		if m.GetTo() == 4 {
-			continue
-		}
-		_ = net.nodes[m.GetTo()].Step(m)
-		net.ready(m.GetTo())
-	}
+	acks = net.holdFor(1, 4)
 	propose(11, "c")
 	for _, m := range acks {
 		_ = net.nodes[1].Step(m)
@@ -272,12 +267,7 @@ func TestFollowerCommitCutToItsStoredLog(t *testing.T) {
 func TestFollowerForwardsBeforeItsWrite(t *testing.T) {
 	net := newTestNet(t, 1, 2, 3)
 	net.pipelined = true
-	store, err := storage.Open(&batchLog{Engine: net.engines[2]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	followerLog := store.Engine().(*batchLog)
-	net.start(2, store)
+	followerLog := net.logged(2)
 	net.elect(1)
 
 	if err := net.nodes[1].Propose(1, Command{Op: OpPut, Key: "a", Value: []byte("v")}); err != nil {
@@ -295,16 +285,6 @@ func TestFollowerForwardsBeforeItsWrite(t *testing.T) {
 		t.Fatal("no append to follower 2")
 	}
 	entry := storage.EntryKey(app.GetEntries()[0].GetIndex())
-	written := func() bool {
-		for _, keys := range followerLog.batches {
-			for _, k := range keys {
-				if k == string(entry) {
-					return true
-				}
-			}
-		}
-		return false
-	}
 	// One Ready on follower 2: the leader's append and a client's write.
 	if err := net.nodes[2].Step(app); err != nil {
 		t.Fatal(err)
@@ -316,7 +296,7 @@ func TestFollowerForwardsBeforeItsWrite(t *testing.T) {
 	for net.nodes[2].HasReady() {
 		if _, err := net.nodes[2].HandleReadyEarly(func(msgs []*pb.Message) {
 			for _, m := range msgs {
-				sent[m.GetType()] = written()
+				sent[m.GetType()] = followerLog.wrote(entry)
 			}
 		}, nil); err != nil {
 			t.Fatal(err)
