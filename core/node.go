@@ -361,7 +361,8 @@ func (n *Node) FlushProposals() (failed []Result) {
 	// A write cancelled while queued (its proposer gave up) is not
 	// proposed at all.
 	q := slices.DeleteFunc(n.queued, func(p queuedProposal) bool { return n.props[p.reqID] == nil })
-	defer func() { n.queued = q[:0] }()
+	// The array is kept for the next batch, without the entries' data.
+	defer func() { clear(q); n.queued = q[:0] }()
 	if len(q) == 0 {
 		return nil
 	}
