@@ -309,3 +309,68 @@ func TestFollowerForwardsBeforeItsWrite(t *testing.T) {
 		t.Fatalf("acknowledgement sent %v, after the write %v", ok, w)
 	}
 }
+
+// TestTruncatingFollowerCommitsBelowItsNewEntries: a follower whose Ready
+// replaces a stale suffix of its log (entries of an old leader that never
+// committed) while it commits older entries may not write a commit index
+// that reaches into that suffix: the stored entry there is the stale one,
+// and the store then refuses the very append that replaces it. The kill
+// -9 cycles of cmd/node found this ("append at 34 would overwrite
+// committed entries (commit 34)").
+func TestTruncatingFollowerCommitsBelowItsNewEntries(t *testing.T) {
+	net := newTestNet(t, 1, 2, 3)
+	net.pipelined = true
+	net.onAnswer = func(uint64, []Result) {}
+	net.elect(1)
+	put := func(reqID uint64, key string) {
+		t.Helper()
+		if err := net.nodes[1].Propose(reqID, Command{Op: OpPut, Key: key, Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+		net.ready(1)
+	}
+	// a reaches 2 and 3; their acknowledgements are lost, so 1 never
+	// learns that a is committed.
+	put(1, "a")
+	net.holdFor(1, 0)
+	// b stays on 1 alone: a stale entry once another member leads.
+	put(2, "b")
+	net.queue = nil
+	net.down[1] = true
+	// 2 and 3 time out and elect one of them (neither has b).
+	lead := uint64(0)
+	for range 100 {
+		for _, id := range []uint64{2, 3} {
+			_ = net.nodes[id].Tick()
+			net.ready(id)
+		}
+		net.deliver(nil)
+		for _, id := range []uint64{2, 3} {
+			if net.nodes[id].IsLeader() {
+				lead = id
+			}
+		}
+		if lead != 0 {
+			break
+		}
+	}
+	if lead == 0 {
+		t.Fatal("no new leader among 2 and 3")
+	}
+	net.settle()
+	// 1 comes back; the new leader's append replaces b, and commits a
+	// (stored on 1 before) and its own first entry, in one Ready of 1.
+	net.crashRestart(1)
+	for range 3 {
+		_ = net.nodes[lead].Tick()
+		net.ready(lead)
+		net.deliver(nil)
+	}
+	if err := net.nodes[1].Stopped(); err != nil {
+		t.Fatalf("member 1 stopped: %v", err)
+	}
+	last, _ := net.nodes[lead].store.LastIndex()
+	if got := net.nodes[1].applied; got != last {
+		t.Fatalf("member 1 applied %d, want the leader's log up to %d", got, last)
+	}
+}

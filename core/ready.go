@@ -217,13 +217,16 @@ func (n *Node) noteCommit(hs *pb.HardState) {
 // applyStable applies, before the Ready's write, its committed entries
 // that earlier Readies stored, up to the first membership change, and
 // hands their results to answer (HandleReadyEarly). The applied batch
-// carries the Ready's HardState with its commit index cut to the stored
-// log, since the entries beyond are not written yet. It returns the
-// committed entries left to apply after the write.
+// carries the Ready's HardState with its commit index cut to below the
+// Ready's first new entry: the entries from there on are not written yet,
+// and a follower's stored entries there may be the stale ones the Ready
+// replaces (its log truncated by a new leader, §5.3), which a commit index
+// must never cover. It returns the committed entries left to apply after
+// the write.
 func (n *Node) applyStable(rd raft.Ready, answer func([]Result)) ([]*pb.Entry, error) {
-	ents, stored := rd.CommittedEntries, rd.Entries[0].GetIndex()
+	ents, next := rd.CommittedEntries, rd.Entries[0].GetIndex()
 	k := 0
-	for k < len(ents) && ents[k].GetIndex() < stored && ents[k].GetType() == pb.EntryNormal {
+	for k < len(ents) && ents[k].GetIndex() < next && ents[k].GetType() == pb.EntryNormal {
 		k++
 	}
 	if k == 0 {
@@ -231,12 +234,8 @@ func (n *Node) applyStable(rd raft.Ready, answer func([]Result)) ([]*pb.Entry, e
 	}
 	var hs *pb.HardState
 	if !raft.IsEmptyHardState(rd.HardState) {
-		last, err := n.store.LastIndex()
-		if err != nil {
-			return nil, err
-		}
 		hs = proto.Clone(rd.HardState).(*pb.HardState)
-		hs.Commit = new(min(hs.GetCommit(), last))
+		hs.Commit = new(min(hs.GetCommit(), next-1))
 	}
 	n.noteCommit(rd.HardState)
 	var out Output
