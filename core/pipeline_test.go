@@ -36,6 +36,15 @@ func (l *batchLog) wrote(key []byte) bool {
 	return false
 }
 
+// put proposes a write of key on member id and handles its Readies.
+func (net *testNet) put(id, reqID uint64, key string) {
+	net.t.Helper()
+	if err := net.nodes[id].Propose(reqID, Command{Op: OpPut, Key: key, Value: []byte("v")}); err != nil {
+		net.t.Fatal(err)
+	}
+	net.ready(id)
+}
+
 // logged restarts member id of net over a batchLog of its engine.
 func (net *testNet) logged(id uint64) *batchLog {
 	l := &batchLog{Engine: net.engines[id]}
@@ -208,16 +217,9 @@ func TestFollowerCommitCutToItsStoredLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put := func(reqID uint64, key string) {
-		t.Helper()
-		if err := net.nodes[1].Propose(reqID, Command{Op: OpPut, Key: key, Value: []byte("v")}); err != nil {
-			t.Fatal(err)
-		}
-		net.ready(1)
-	}
 
 	// a reaches both followers; their acknowledgements are held.
-	put(1, "a")
+	net.put(1, 1, "a")
 	var held []*pb.Message
 	for _, m := range take() {
 		step(m)
@@ -225,7 +227,7 @@ func TestFollowerCommitCutToItsStoredLog(t *testing.T) {
 	}
 	held = append(held, take()...)
 	// b reaches follower 2 only; follower 3's append is held.
-	put(2, "b")
+	net.put(1, 2, "b")
 	var toThree []*pb.Message
 	for _, m := range take() {
 		if m.GetTo() == 3 {
@@ -322,19 +324,12 @@ func TestTruncatingFollowerCommitsBelowItsNewEntries(t *testing.T) {
 	net.pipelined = true
 	net.onAnswer = func(uint64, []Result) {}
 	net.elect(1)
-	put := func(reqID uint64, key string) {
-		t.Helper()
-		if err := net.nodes[1].Propose(reqID, Command{Op: OpPut, Key: key, Value: []byte("v")}); err != nil {
-			t.Fatal(err)
-		}
-		net.ready(1)
-	}
 	// a reaches 2 and 3; their acknowledgements are lost, so 1 never
 	// learns that a is committed.
-	put(1, "a")
+	net.put(1, 1, "a")
 	net.holdFor(1, 0)
 	// b stays on 1 alone: a stale entry once another member leads.
-	put(2, "b")
+	net.put(1, 2, "b")
 	net.queue = nil
 	net.down[1] = true
 	// 2 and 3 time out and elect one of them (neither has b).
