@@ -41,6 +41,28 @@ test('a send and its delivery pair up by sender and id; finished messages fade o
   assert.equal(s.messages['1:7'], undefined);
 });
 
+test("a real member's delivery merged before its send still ends the message", () => {
+  const s = newState();
+  // The same millisecond: the merge puts member 1's delivery before member 3's send.
+  apply(s, ev(70, 1, 'deliver', { msg: { id: 4, type: 'MsgApp', from: 3, to: 1, term: 2, size: 40 } }));
+  apply(s, ev(70, 3, 'send', { msg: { id: 4, type: 'MsgApp', from: 3, to: 1, term: 2, size: 40 } }));
+  assert.equal(s.messages['3:4'].status, 'delivered');
+  apply(s, role(600, 2, 'follower', 2));
+  assert.equal(s.messages['3:4'], undefined);
+});
+
+test("a real member's message whose delivery was never reported leaves the model", () => {
+  const s = newState();
+  apply(s, ev(0, 3, 'send', { msg: { id: 5, type: 'MsgApp', from: 3, to: 1, term: 2, size: 40 } }));
+  apply(s, ev(0, 1, 'send', { msg: { id: 6, type: 'MsgApp', from: 1, to: 2, term: 2, size: 40, deliverAt: 9000 } }));
+  apply(s, role(4000, 2, 'follower', 2));
+  assert.equal(s.messages['3:5'].status, 'flying');
+  apply(s, role(5001, 2, 'follower', 2));
+  assert.equal(s.messages['3:5'], undefined);
+  // A simulated message ends only in its delivery or drop.
+  assert.equal(s.messages['1:6'].status, 'flying');
+});
+
 test('the election timer advances a tick at a time between timer events', () => {
   const s = newState();
   apply(s, role(0, 1, 'follower', 1));

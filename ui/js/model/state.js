@@ -6,6 +6,8 @@
 
 /** How long a finished message stays in the model, for its fade-out (ms). */
 export const MESSAGE_LINGER_MS = 400;
+/** How long a real member's message may stay in flight in the model (ms). */
+export const LIVE_FLIGHT_MAX_MS = 5000;
 /** How many client requests the model remembers. */
 const MAX_REQUESTS = 200;
 
@@ -119,7 +121,16 @@ export function apply(state, e) {
     }
     case 'send': {
       const m = e.msg;
-      state.messages[`${m.from}:${m.id}`] = { msg: m, sentAt: e.time, deliverAt: m.deliverAt || 0, status: 'flying', endAt: 0 };
+      const k = `${m.from}:${m.id}`;
+      const rec = state.messages[k];
+      if (rec) {
+        // Its arrival came first: real members stamp their own events
+        // (in milliseconds, by their own clocks), and a member reports a
+        // send after handing the message on.
+        rec.sentAt = Math.min(rec.sentAt, e.time);
+      } else {
+        state.messages[k] = { msg: m, sentAt: e.time, deliverAt: m.deliverAt || 0, status: 'flying', endAt: 0 };
+      }
       break;
     }
     case 'deliver':
@@ -250,9 +261,11 @@ function onArrival(state, n, e) {
     rec.status = e.kind === 'deliver' ? 'delivered' : 'dropped';
     rec.reason = m.reason || '';
     rec.endAt = e.time;
-  } else if (e.kind === 'drop') {
-    // Dropped before it left (a partition at send time).
-    state.messages[k] = { msg: m, sentAt: e.time, deliverAt: e.time, status: 'dropped', reason: m.reason || '', endAt: e.time };
+  } else {
+    // Dropped before it left (a partition at send time), or an arrival
+    // merged before its send (see the send case).
+    const status = e.kind === 'deliver' ? 'delivered' : 'dropped';
+    state.messages[k] = { msg: m, sentAt: e.time, deliverAt: e.time, status, reason: m.reason || '', endAt: e.time };
   }
   if (e.kind !== 'deliver' || !n) return;
   // A candidate counts the votes it receives (§5.2).
@@ -264,8 +277,16 @@ function onArrival(state, n, e) {
 function pruneMessages(state) {
   for (const k in state.messages) {
     const rec = state.messages[k];
-    if (rec.status !== 'flying' && state.time - rec.endAt > MESSAGE_LINGER_MS) delete state.messages[k];
+    if (rec.status !== 'flying' ? state.time - rec.endAt > MESSAGE_LINGER_MS : lostInFlight(rec, state.time)) delete state.messages[k];
   }
+}
+
+// lostInFlight tells a real member's message whose arrival will never be
+// reported: a stream over its rate drops send and deliver events, and a
+// message that takes this long went down with its connection. Simulated
+// messages (they carry deliverAt) always end in a deliver or a drop.
+function lostInFlight(rec, now) {
+  return !rec.deliverAt && now - rec.sentAt > LIVE_FLIGHT_MAX_MS;
 }
 
 // onKey records a storage write or delete and the durability bookkeeping
