@@ -92,8 +92,12 @@ func (d *Driver) handleReady() {
 			d.fail(err)
 			return
 		}
-		d.send(out.Messages)
+		// Messages and answers leave before the send events are made:
+		// describing a message (its entries' commands) costs more than
+		// handing it on, and a peer or a client waits for these.
+		first := d.handOff(out.Messages)
 		d.deliver(out.Results)
+		d.emitSends(first, out.Messages)
 		if d.node.ConfState() != d.confState {
 			d.noteMembership()
 		}
@@ -132,14 +136,33 @@ func (d *Driver) refreshStatus(force bool) {
 	d.status.Store(&st)
 }
 
-// send hands messages to the transport, in order, each with its id.
+// send hands messages to the transport, in order, each with its id, and
+// then reports them.
 func (d *Driver) send(msgs []*pb.Message) {
+	d.emitSends(d.handOff(msgs), msgs)
+}
+
+// handOff hands messages to the transport, in order, numbering them from
+// the id it returns.
+func (d *Driver) handOff(msgs []*pb.Message) (first uint64) {
+	first = d.nextMsgID + 1
 	for _, m := range msgs {
 		d.nextMsgID++
-		if d.cfg.MessageEvents && d.cfg.Events != nil {
-			d.emit(core.Event{Node: d.node.ID(), Kind: core.KindSend, Msg: core.DescribeMessage(d.nextMsgID, m)})
-		}
 		d.tr.Send(d.nextMsgID, m)
+	}
+	return first
+}
+
+// emitSends reports the messages handOff numbered from first. A send event
+// can follow the transport's drop event for the same message, and the
+// peer's deliver event can carry an earlier time: consumers match them by
+// sender and id, not by order.
+func (d *Driver) emitSends(first uint64, msgs []*pb.Message) {
+	if !d.cfg.MessageEvents || d.cfg.Events == nil {
+		return
+	}
+	for i, m := range msgs {
+		d.emit(core.Event{Node: d.node.ID(), Kind: core.KindSend, Msg: core.DescribeMessage(first+uint64(i), m)})
 	}
 }
 
