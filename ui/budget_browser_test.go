@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -34,11 +35,11 @@ func TestBrowserBudgets(t *testing.T) {
 	do(t, ctx, chromedp.Sleep(2*time.Second))
 	eval[chromedp.Void](t, ctx, `(() => { for (let i = 0; i < 20; i++) raftlabApp.act({kind: 'put', key: 'k' + i, value: 'v'}); })()`)
 	do(t, ctx, chromedp.Sleep(4*time.Second))
-	frames := eval[map[string]float64](t, ctx, `(() => { const a = [...raftlabApp.frameTimes].sort((x, y) => x - y); const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))]; return {n: a.length, p50: q(0.5), p95: q(0.95), max: a[a.length - 1]}; })()`)
+	frames := timings(t, ctx, "raftlabApp.frameTimes", false)
 	// The simulation's share of a frame: pulling the next events from wasm.
-	pulls := eval[map[string]float64](t, ctx, `(() => { const a = [...raftlabApp.pullTimes].sort((x, y) => x - y); raftlabApp.pullTimes = null; const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))] || 0; return {p50: q(0.5), p95: q(0.95)}; })()`)
+	pulls := timings(t, ctx, "raftlabApp.pullTimes", true)
 	// And the inspector panel's (the selected tab, drawn when events came).
-	panels := eval[map[string]float64](t, ctx, `(() => { const a = [...raftlabApp.panelTimes].sort((x, y) => x - y); raftlabApp.panelTimes = null; const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))] || 0; return {p50: q(0.5), p95: q(0.95)}; })()`)
+	panels := timings(t, ctx, "raftlabApp.panelTimes", true)
 
 	// Input response: Crash on a member, until it is drawn down.
 	eval[chromedp.Void](t, ctx, `raftlabApp.play(false); window.__crashAt = 0; window.__downAt = 0;
@@ -59,6 +60,18 @@ func TestBrowserBudgets(t *testing.T) {
 		sizeOf(br), wasm["transfer"], wasm["encoded"], wasm["decoded"], ready, firstLeader, frames["p50"], frames["p95"], frames["max"], frames["n"], pulls["p50"], pulls["p95"], panels["p50"], panels["p95"], input, idle)
 	t.Log(msg)
 	fmt.Fprintln(os.Stderr, msg)
+}
+
+// timings returns the count (n), p50, p95 and max of the durations in
+// milliseconds the page collects in the array expr; stop has the page stop
+// collecting them (the array becomes null).
+func timings(t *testing.T, ctx context.Context, expr string, stop bool) map[string]float64 {
+	js := `(() => { const a = [...` + expr + `].sort((x, y) => x - y); `
+	if stop {
+		js += expr + ` = null; `
+	}
+	js += `const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))] || 0; return {n: a.length, p50: q(0.5), p95: q(0.95), max: q(1)}; })()`
+	return eval[map[string]float64](t, ctx, js)
 }
 
 func sizeOf(fi os.FileInfo) int64 {
