@@ -3,6 +3,8 @@ package live
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +36,12 @@ func (l *loopback) Send(id uint64, m *pb.Message) {
 func startCluster(t *testing.T, ids ...uint64) (*loopback, map[uint64]*Driver) {
 	t.Helper()
 	lb := &loopback{drivers: map[uint64]*Driver{}, cut: map[uint64]bool{}}
+	return lb, startDrivers(t, lb, lb, Config{TickInterval: 5 * time.Millisecond}, ids...)
+}
+
+// startDrivers starts a member for each id on tr, each registered in lb.
+func startDrivers(t *testing.T, lb *loopback, tr Transport, cfg Config, ids ...uint64) map[uint64]*Driver {
+	t.Helper()
 	for _, id := range ids {
 		store, err := storage.Open(memory.New())
 		if err != nil {
@@ -46,13 +54,13 @@ func startCluster(t *testing.T, ids ...uint64) (*loopback, map[uint64]*Driver) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := Start(n, lb, Config{TickInterval: 5 * time.Millisecond})
+		d := Start(n, tr, cfg)
 		t.Cleanup(d.Stop)
 		lb.mu.Lock()
 		lb.drivers[id] = d
 		lb.mu.Unlock()
 	}
-	return lb, lb.drivers
+	return lb.drivers
 }
 
 // waitLeader polls until some driver reports a leader, within limit.
@@ -118,5 +126,63 @@ func TestDriverStopAnswersWaiters(t *testing.T) {
 	_, err := d.Propose(context.Background(), core.Command{Op: core.OpPut, Key: "x", Value: []byte("1")})
 	if !errors.Is(err, ErrStopped) {
 		t.Fatalf("propose on a stopped driver: %v", err)
+	}
+}
+
+// orderLog records, in one order, the messages members hand to the
+// transport and the send events they make.
+type orderLog struct {
+	mu      sync.Mutex
+	entries []string
+	lb      *loopback
+}
+
+func (o *orderLog) add(s string) {
+	o.mu.Lock()
+	o.entries = append(o.entries, s)
+	o.mu.Unlock()
+}
+
+func (o *orderLog) Send(id uint64, m *pb.Message) {
+	o.add(fmt.Sprintf("handed %d:%d", m.GetFrom(), id))
+	o.lb.Send(id, m)
+}
+
+// A message leaves before its send event is made: describing it costs
+// more than handing it on, and a peer waits for it (docs/performance.md,
+// item 15).
+func TestMessagesLeaveBeforeTheirSendEvents(t *testing.T) {
+	lb := &loopback{drivers: map[uint64]*Driver{}, cut: map[uint64]bool{}}
+	log := &orderLog{lb: lb}
+	events := NewEvents(func(e core.Event) {
+		if e.Kind == core.KindSend {
+			log.add(fmt.Sprintf("event %d:%d", e.Msg.From, e.Msg.ID))
+		}
+	}, nil)
+	ds := startDrivers(t, lb, log, Config{TickInterval: 5 * time.Millisecond, Events: events, MessageEvents: true}, 1, 2, 3)
+	leader := waitLeader(t, ds, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 5 {
+		if _, err := ds[leader].Propose(ctx, core.Command{Op: core.OpPut, Key: fmt.Sprint("k", i), Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	handed := map[string]bool{}
+	described := 0
+	for _, e := range log.entries {
+		if msg, ok := strings.CutPrefix(e, "handed "); ok {
+			handed[msg] = true
+		} else if msg, ok := strings.CutPrefix(e, "event "); ok {
+			described++
+			if !handed[msg] {
+				t.Fatalf("send event of message %s before the message was handed on", msg)
+			}
+		}
+	}
+	if described == 0 {
+		t.Fatal("no send events")
 	}
 }
