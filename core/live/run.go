@@ -153,9 +153,9 @@ func (d *Driver) handOff(msgs []*pb.Message) (first uint64) {
 	return first
 }
 
-// emitSends reports the messages handOff numbered from first. A send event
-// can follow the transport's drop event for the same message, and the
-// peer's deliver event can carry an earlier time: consumers match them by
+// emitSends reports the messages handOff numbered from first. The peer's
+// deliver event can now carry an earlier time than the send event (it could
+// already when the two fell in one millisecond): consumers match the two by
 // sender and id, not by order.
 func (d *Driver) emitSends(first uint64, msgs []*pb.Message) {
 	if !d.cfg.MessageEvents || d.cfg.Events == nil {
