@@ -24,6 +24,10 @@ type loopback struct {
 	cut     map[uint64]bool
 }
 
+func newLoopback() *loopback {
+	return &loopback{drivers: map[uint64]*Driver{}, cut: map[uint64]bool{}}
+}
+
 func (l *loopback) Send(id uint64, m *pb.Message) {
 	l.mu.Lock()
 	d, cut := l.drivers[m.GetTo()], l.cut[m.GetTo()] || l.cut[m.GetFrom()]
@@ -35,7 +39,7 @@ func (l *loopback) Send(id uint64, m *pb.Message) {
 
 func startCluster(t *testing.T, ids ...uint64) (*loopback, map[uint64]*Driver) {
 	t.Helper()
-	lb := &loopback{drivers: map[uint64]*Driver{}, cut: map[uint64]bool{}}
+	lb := newLoopback()
 	return lb, startDrivers(t, lb, lb, Config{TickInterval: 5 * time.Millisecond}, ids...)
 }
 
@@ -152,7 +156,7 @@ func (o *orderLog) Send(id uint64, m *pb.Message) {
 // more than handing it on, and a peer waits for it (docs/performance.md,
 // item 15).
 func TestMessagesLeaveBeforeTheirSendEvents(t *testing.T) {
-	lb := &loopback{drivers: map[uint64]*Driver{}, cut: map[uint64]bool{}}
+	lb := newLoopback()
 	log := &orderLog{lb: lb}
 	events := NewEvents(func(e core.Event) {
 		if e.Kind == core.KindSend {
