@@ -68,7 +68,7 @@ type durability struct {
 	// listing of the directory take in the memtable (see mustList).
 	sinceListing int64
 	// walPath and nextWALPath are the paths of WAL memFid and of the one
-	// after it, which mustList stats.
+	// after it, which mustList looks up.
 	walPath, nextWALPath string
 	// olderSynced counts the rotated files that syncLocked fsynced,
 	// dbSyncs the calls of DB.Sync, and listings the directory listings,
@@ -167,7 +167,7 @@ func (e *Engine) syncLocked() error {
 // second needs the first new memtable full), and the WAL it created is the
 // active one, which Badger never deletes: so the file numbered one above
 // the active WAL of the last listing exists if and only if the memtable
-// rotated. Two stats (that one, and the active WAL's, which must be there)
+// rotated. Two lookups (that one, and the active WAL, which must be there)
 // answer what a listing did.
 const (
 	// opOverhead bounds what a write takes in the arena or the WAL beyond
@@ -185,16 +185,15 @@ func (e *Engine) mustList() bool {
 	if d.memFid == 0 || d.vlogDirty || !syncWALAlone || d.sinceListing >= e.cfg.memTableSize/8 {
 		return true
 	}
-	_, err := os.Stat(d.nextWALPath)
-	if !errors.Is(err, fs.ErrNotExist) {
+	// Both files are looked up by name, not stat-ed: see lookUp.
+	if err := lookUp(d.nextWALPath); !errors.Is(err, fs.ErrNotExist) {
 		return true
 	}
 	// The active WAL itself must still be there: a data dir removed or
 	// unmounted under the member would otherwise go unnoticed, the open
 	// file syncing happily while nothing survives a restart. The listing
 	// then fails, and so does the write.
-	_, err = os.Stat(d.walPath)
-	return err != nil
+	return lookUp(d.walPath) != nil
 }
 
 // walName is the file name of Badger's WAL number fid.
