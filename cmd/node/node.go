@@ -219,6 +219,7 @@ func start(opts *options, ln net.Listener, logOut io.Writer) (*server, error) {
 	}()
 	s.shutdownHTTP = func(ctx context.Context) error { return srv.Shutdown(ctx) }
 	ok = true
+	go s.releaseWhenQuiet()
 	log.Info("member started", "listen", opts.listen, "advertise", opts.advertiseURL, "cluster", fmt.Sprintf("%016x", s.clusterID), "data", opts.dataDir)
 	return s, nil
 }
