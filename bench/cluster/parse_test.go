@@ -6,14 +6,19 @@ import (
 	"time"
 )
 
-func TestParseVmRSS(t *testing.T) {
-	status := "Name:\traftnode\nVmPeak:\t  900000 kB\nVmRSS:\t   54321 kB\nThreads:\t12\n"
-	got, err := parseVmRSS(status)
-	if err != nil || got != 54321<<10 {
-		t.Errorf("parseVmRSS = %d, %v; want %d", got, err, 54321<<10)
+func TestParseStatusKB(t *testing.T) {
+	status := "Name:\traftnode\nVmPeak:\t  900000 kB\nVmHWM:\t   65432 kB\nVmRSS:\t   54321 kB\nThreads:\t12\n"
+	for field, want := range map[string]int64{"VmRSS": 54321 << 10, "VmHWM": 65432 << 10} {
+		got, err := parseStatusKB(status, field)
+		if err != nil || got != want {
+			t.Errorf("parseStatusKB(%s) = %d, %v; want %d", field, got, err, want)
+		}
 	}
-	if _, err := parseVmRSS("Name:\tzombie\n"); err == nil {
+	if _, err := parseStatusKB("Name:\tzombie\n", "VmRSS"); err == nil {
 		t.Error("no VmRSS line gave no error")
+	}
+	if _, err := parseStatusKB("VmRSS:\t12 MB\n", "VmRSS"); err == nil {
+		t.Error("a line in MB gave no error")
 	}
 }
 

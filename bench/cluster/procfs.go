@@ -12,38 +12,43 @@ import (
 
 // RSS returns the member's resident set size now (VmRSS of
 // /proc/PID/status), in bytes.
-func (m *Member) RSS() (int64, error) { return readRSS(m.PID()) }
+func (m *Member) RSS() (int64, error) { return readStatusKB(m.PID(), "VmRSS") }
+
+// PeakRSS returns the largest resident set size the member has had since
+// it started (VmHWM of /proc/PID/status), in bytes.
+func (m *Member) PeakRSS() (int64, error) { return readStatusKB(m.PID(), "VmHWM") }
 
 // CPUTime returns the CPU time (user plus system) the member has used since
 // it started.
 func (m *Member) CPUTime() (time.Duration, error) { return readCPUTime(m.PID()) }
 
-func readRSS(pid int) (int64, error) {
+func readStatusKB(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("cluster: rss: %w", err)
+		return 0, fmt.Errorf("cluster: %s: %w", field, err)
 	}
-	return parseVmRSS(string(b))
+	return parseStatusKB(string(b), field)
 }
 
-// parseVmRSS reads "VmRSS:  123456 kB" out of a /proc/PID/status text.
-func parseVmRSS(status string) (int64, error) {
+// parseStatusKB reads a line like "VmRSS:  123456 kB" out of a
+// /proc/PID/status text.
+func parseStatusKB(status, field string) (int64, error) {
 	for line := range strings.Lines(status) {
-		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		rest, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("cluster: rss: odd line %q", strings.TrimSpace(line))
+			return 0, fmt.Errorf("cluster: %s: odd line %q", field, strings.TrimSpace(line))
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("cluster: rss: %w", err)
+			return 0, fmt.Errorf("cluster: %s: %w", field, err)
 		}
 		return kb << 10, nil
 	}
-	return 0, fmt.Errorf("cluster: rss: no VmRSS line (has the process exited?)")
+	return 0, fmt.Errorf("cluster: no %s line (has the process exited?)", field)
 }
 
 // userHZ is the unit of the times in /proc/PID/stat: 100 on every Linux

@@ -54,6 +54,7 @@ type config struct {
 	requestTimeout       time.Duration
 	dataRoot             string
 	raftnodeArgs         []string
+	settle               time.Duration
 	smoke                bool
 }
 
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.pin, "pin", 0, "send every request to member N (1-based; 0: spread the clients over the members)")
 	fs.IntVar(&c.grpcConns, "grpc-conns", 0, "gRPC connections the etcd-grpc clients share (0: one per client, like the HTTP clients)")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", 5*time.Second, "timeout of one write")
+	fs.DurationVar(&c.settle, "settle", 5*time.Second, "quiet time after a cluster's last run before its members' RSS is read again (0: read only at the end of the load)")
 	fs.StringVar(&c.dataRoot, "data-root", "", "directory for the clusters' temporary data (default: the system's temp dir)")
 	raftnodeArgs := fs.String("raftnode-args", "", "extra raftnode flags, space-separated (for experiments, e.g. --message-events=false)")
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that the harness works (about 10 s): 1 round, 0.2 s warm-up, 0.5 s windows, unless given")
@@ -115,6 +117,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		if !given["duration"] {
 			c.duration = 500 * time.Millisecond
+		}
+		if !given["settle"] {
+			c.settle = 0
 		}
 	}
 	for _, name := range strings.Split(*systems, ",") {
@@ -205,9 +210,10 @@ type runResult struct {
 	// fsyncLeader and fsyncAll are Raftlab's entries per synced write in
 	// the window: on the leader, and over every member.
 	fsyncLeader, fsyncAll float64
-	// rssBytes are the members' RSS after the cluster's last run; set on
-	// that run only.
-	rssBytes []int64
+	// rssBytes are the members' RSS at the end of the cluster's last run,
+	// settledBytes the same after -settle of quiet, and peakBytes the
+	// largest RSS each member had (VmHWM); set on that run only.
+	rssBytes, settledBytes, peakBytes []int64
 }
 
 // runSystem starts a fresh cluster for sys, runs every client count on it,
@@ -279,19 +285,47 @@ func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round 
 		printRun(out, r)
 	}
 	last := &out2[len(out2)-1]
-	for _, m := range cl.Members {
-		rss, err := m.RSS()
-		if err != nil {
-			return out2, fmt.Errorf("member %s: %w", m.Name, err)
+	if err := readRSS(cl, &last.rssBytes, (*cluster.Member).RSS); err != nil {
+		return out2, err
+	}
+	if err := readRSS(cl, &last.peakBytes, (*cluster.Member).PeakRSS); err != nil {
+		return out2, err
+	}
+	line := fmt.Sprintf("RSS per member at the end of the load: %s MiB", mib(last.rssBytes))
+	if c.settle > 0 {
+		select {
+		case <-ctx.Done():
+			return out2, ctx.Err()
+		case <-time.After(c.settle):
 		}
-		last.rssBytes = append(last.rssBytes, rss)
+		if err := readRSS(cl, &last.settledBytes, (*cluster.Member).RSS); err != nil {
+			return out2, err
+		}
+		line += fmt.Sprintf(", %v later: %s", c.settle, mib(last.settledBytes))
 	}
-	var mib []string
-	for _, b := range last.rssBytes {
-		mib = append(mib, fmt.Sprintf("%.0f", float64(b)/(1<<20)))
-	}
-	fmt.Fprintf(out, "  %-10s RSS per member after the runs: %s MiB\n", sys.name, strings.Join(mib, " "))
+	fmt.Fprintf(out, "  %-10s %s, peak: %s\n", sys.name, line, mib(last.peakBytes))
 	return out2, nil
+}
+
+// readRSS appends one figure per member, read by get.
+func readRSS(cl *cluster.Cluster, to *[]int64, get func(*cluster.Member) (int64, error)) error {
+	for _, m := range cl.Members {
+		b, err := get(m)
+		if err != nil {
+			return fmt.Errorf("member %s: %w", m.Name, err)
+		}
+		*to = append(*to, b)
+	}
+	return nil
+}
+
+// mib formats byte counts as space-separated MiB.
+func mib(bs []int64) string {
+	var s []string
+	for _, b := range bs {
+		s = append(s, fmt.Sprintf("%.0f", float64(b)/(1<<20)))
+	}
+	return strings.Join(s, " ")
 }
 
 // measure runs one load on cl and takes the window's CPU time and, for

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,15 +13,15 @@ func TestSmokeShortensOnlyWhatIsNotGiven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.rounds != 1 || c.warmup != 200*time.Millisecond || c.duration != 2*time.Second {
-		t.Errorf("smoke gave rounds %d warmup %v duration %v, want 1, 200ms and the given 2s", c.rounds, c.warmup, c.duration)
+	if c.rounds != 1 || c.warmup != 200*time.Millisecond || c.duration != 2*time.Second || c.settle != 0 {
+		t.Errorf("smoke gave rounds %d warmup %v duration %v settle %v, want 1, 200ms, the given 2s and 0", c.rounds, c.warmup, c.duration, c.settle)
 	}
 	c, err = parseFlags(nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.rounds != 3 || len(c.systems) != 3 || len(c.clients) != 2 || c.clients[1] != 64 || c.valueBytes != 256 {
-		t.Errorf("defaults: %+v, want 3 rounds of 3 systems with 1 and 64 clients, 256 B", c)
+	if c.rounds != 3 || len(c.systems) != 3 || len(c.clients) != 2 || c.clients[1] != 64 || c.valueBytes != 256 || c.settle != 5*time.Second {
+		t.Errorf("defaults: %+v, want 3 rounds of 3 systems with 1 and 64 clients, 256 B, 5s to settle", c)
 	}
 }
 
@@ -72,5 +73,33 @@ func TestFewerClientsThanMembersRunThroughLeaderAndFollower(t *testing.T) {
 	c.pin = 3
 	if runCases(c, 3)[0] != (runCase{1, viaSpread}) || fmt.Sprint(endpointsFor(c, all, 0, viaSpread)) != "[m3]" {
 		t.Error("-pin 3 did not pin every run to member 3")
+	}
+}
+
+// The RSS table has a column for each reading, and the ratios of the
+// medians; without -settle, no column for it.
+func TestRSSReport(t *testing.T) {
+	const mb = 1 << 20
+	results := []runResult{
+		{system: "raftlab", rssBytes: []int64{100 * mb, 120 * mb, 110 * mb}, settledBytes: []int64{40 * mb, 44 * mb, 42 * mb}, peakBytes: []int64{130 * mb, 130 * mb, 140 * mb}},
+		{system: "etcd-grpc", rssBytes: []int64{88 * mb, 88 * mb, 88 * mb}, settledBytes: []int64{84 * mb, 84 * mb, 84 * mb}, peakBytes: []int64{100 * mb, 100 * mb, 100 * mb}},
+	}
+	c := &config{systems: allSystems[:2], settle: 5 * time.Second}
+	var b strings.Builder
+	reportRSS(&b, c, results)
+	for _, want := range []string{
+		"at the end", "5s later", "peak",
+		"110 (100-120)", "42 (40-44)", "130 (130-140)",
+		"raftlab/etcd-grpc  RSS at the end  1.25x, 5s later  0.50x, peak  1.30x",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	c.settle = 0
+	b.Reset()
+	reportRSS(&b, c, results)
+	if strings.Contains(b.String(), "later") {
+		t.Errorf("report without -settle has a column for it:\n%s", b.String())
 	}
 }

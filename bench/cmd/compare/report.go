@@ -100,12 +100,6 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 		return agg{median(tput), median(p50), median(p90), median(p99), median(mx), median(errs),
 			median(ccpu), median(lcpu), median(fl), median(fa), len(tput)}, true
 	}
-	ratio := func(a, b float64) string {
-		if b == 0 {
-			return "   -  "
-		}
-		return fmt.Sprintf("%5.2fx", a/b)
-	}
 	rcs := runCases(c, clusterMembers)
 	for _, n := range rcs {
 		fmt.Fprintf(out, "\n%v, %d B values\n", n, c.valueBytes)
@@ -151,29 +145,74 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 		fmt.Fprintln(out)
 	}
 
-	fmt.Fprintln(out, "\nRSS per member after each cluster's runs (MiB; over every member of every round)")
-	fmt.Fprintf(out, "  %-15s %8s %8s %8s\n", "system", "median", "min", "max")
-	rss := map[string]float64{}
+	reportRSS(out, c, results)
+}
+
+// reportRSS prints the members' RSS at the end of each cluster's load, after
+// -settle of quiet, and at its peak: median, min and max over every member
+// of every round, and the ratios Raftlab/etcd of the medians.
+func reportRSS(out io.Writer, c *config, results []runResult) {
+	kinds := []struct {
+		name string
+		get  func(runResult) []int64
+	}{
+		{"at the end", func(r runResult) []int64 { return r.rssBytes }},
+		{fmt.Sprintf("%v later", c.settle), func(r runResult) []int64 { return r.settledBytes }},
+		{"peak", func(r runResult) []int64 { return r.peakBytes }},
+	}
+	if c.settle <= 0 {
+		kinds = slices.Delete(kinds, 1, 2)
+	}
+	fmt.Fprintln(out, "\nRSS per member, MiB: median (min-max) over every member of every round")
+	fmt.Fprintf(out, "  %-17s", "system")
+	for _, k := range kinds {
+		fmt.Fprintf(out, " %16s", k.name)
+	}
+	fmt.Fprintln(out)
+	med := map[string][]float64{}
 	for _, s := range c.systems {
-		var all []float64
-		for _, r := range results {
-			if r.system == s.name {
-				for _, b := range r.rssBytes {
-					all = append(all, float64(b)/(1<<20))
+		line := fmt.Sprintf("  %-17s", s.name)
+		var meds []float64
+		for _, k := range kinds {
+			var all []float64
+			for _, r := range results {
+				if r.system == s.name {
+					for _, b := range k.get(r) {
+						all = append(all, float64(b)/(1<<20))
+					}
 				}
 			}
+			if len(all) == 0 {
+				meds = nil
+				break
+			}
+			meds = append(meds, median(all))
+			line += fmt.Sprintf(" %16s", fmt.Sprintf("%.0f (%.0f-%.0f)", median(all), slices.Min(all), slices.Max(all)))
 		}
-		if len(all) == 0 {
-			continue
+		if meds != nil {
+			med[s.name] = meds
+			fmt.Fprintln(out, line)
 		}
-		rss[s.name] = median(all)
-		fmt.Fprintf(out, "  %-15s %8.0f %8.0f %8.0f\n", s.name, median(all), slices.Min(all), slices.Max(all))
 	}
 	for _, other := range []string{"etcd-grpc", "etcd-http"} {
-		if rss["raftlab"] > 0 && rss[other] > 0 {
-			fmt.Fprintf(out, "  raftlab/%-10s RSS %s\n", other, ratio(rss["raftlab"], rss[other]))
+		a, b := med["raftlab"], med[other]
+		if a == nil || b == nil {
+			continue
 		}
+		var parts []string
+		for i, k := range kinds {
+			parts = append(parts, fmt.Sprintf("%s %s", k.name, ratio(a[i], b[i])))
+		}
+		fmt.Fprintf(out, "  raftlab/%-10s RSS %s\n", other, strings.Join(parts, ", "))
 	}
+}
+
+// ratio formats a/b as "1.23x", or a dash when b is 0.
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "   -  "
+	}
+	return fmt.Sprintf("%5.2fx", a/b)
 }
 
 func median(xs []float64) float64 {
