@@ -10,27 +10,34 @@ import (
 // it goes quiet.
 //
 // Badger builds each table it flushes or compacts in buffers of the Go heap:
-// tens of MB for one flush of the 8 MiB memtable (the builder keeps every
+// about 28 MB for one flush of the 8 MiB memtable (the builder keeps every
 // block, and a copy sized for the worst case of its compression), several
-// builders at once in a compaction. The collector lets the heap grow to
-// twice what was live at its last cycle, so during a burst the heap reaches
-// several times what stays live after it. After a 20-second burst of
-// single-client writes, members held 85-100 MiB of heap against 16 MiB of
-// live objects, and ten seconds of quiet later still did: the runtime hands
-// pages back only as far as the goal set at its last collection, made at
-// the peak, and a member that allocates nothing runs no collection for two
-// minutes.
+// builders at once in a compaction. It keeps up to eight of those buffers
+// in a pool for reuse, and lets one go every 2 s once no table is being
+// built. The collector lets the heap grow to twice what was live at its
+// last cycle. So after a burst a member holds several times the heap it
+// needs at rest: after 15 s at 64 clients, 85-88 MiB were still live after
+// a collection (the pool), and after 20 s of single-client writes members
+// held 85-100 MiB of heap against 16 MiB live, still so ten seconds later:
+// the runtime hands pages back only as far as the goal set at its last
+// collection, made at the peak, and a member that allocates nothing runs
+// no collection for two minutes.
+//
+// A quiet member therefore collects and gives back what is free, again
+// after 2, 4, 8 ... s while it stays quiet (Badger's pool drains in about
+// 20 s), and not at all while it holds little.
 const (
-	// quietCheck is how often the member looks: a second with no entry
-	// applied is quiet.
+	// quietCheck is how often the member looks: a look with no entry
+	// applied since the last is quiet.
 	quietCheck = time.Second
 	// heapToRelease is the heap (in objects, or free and not yet given
-	// back) above which a quiet member collects and gives back what is
-	// free; a member at rest holds 15-30 MiB.
+	// back) below which there is nothing worth a collection; a member at
+	// rest holds 15-30 MiB.
 	heapToRelease = 48 << 20
-	// releaseGap bounds how often it does so, should its live heap itself
-	// be above heapToRelease.
-	releaseGap = 10 * time.Second
+	// firstGap and maxGap bound the time between two releases in one
+	// quiet spell, which doubles from the one to the other.
+	firstGap = 2 * time.Second
+	maxGap   = 64 * time.Second
 )
 
 // releaseWhenQuiet runs until the member stops.
@@ -51,21 +58,27 @@ func (s *server) releaseWhenQuiet() {
 // quietRelease decides, from the applied index seen every quietCheck,
 // when to give memory back.
 type quietRelease struct {
-	last       uint64
-	releasedAt time.Time
+	last uint64
+	// next is the earliest time of the next release in this quiet spell
+	// (zero: at its first quiet look), gap the wait before it.
+	next time.Time
+	gap  time.Duration
 }
 
 // observe takes the applied index at now, and collects and gives back the
-// free heap if the member was quiet since the last look and holds enough;
-// it says whether it did.
+// free heap if the member was quiet since the last look, holds enough, and
+// its time has come; it says whether it did.
 func (q *quietRelease) observe(now time.Time, applied uint64) bool {
-	quiet := applied == q.last
-	q.last = applied
-	if !quiet || now.Sub(q.releasedAt) < releaseGap || heldHeap() < heapToRelease {
+	if applied != q.last {
+		q.last, q.next, q.gap = applied, time.Time{}, 0
+		return false
+	}
+	if now.Before(q.next) || heldHeap() < heapToRelease {
 		return false
 	}
 	debug.FreeOSMemory()
-	q.releasedAt = now
+	q.gap = min(max(2*q.gap, firstGap), maxGap)
+	q.next = now.Add(q.gap)
 	return true
 }
 
