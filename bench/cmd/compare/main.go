@@ -96,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.pin, "pin", 0, "send every request to member N (1-based; 0: spread the clients over the members)")
 	fs.IntVar(&c.grpcConns, "grpc-conns", 0, "gRPC connections the etcd-grpc clients share (0: one per client, like the HTTP clients)")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", 5*time.Second, "timeout of one write")
-	fs.DurationVar(&c.settle, "settle", 5*time.Second, "quiet time after a cluster's last run before its members' RSS is read again (0: read only at the end of the load)")
+	fs.DurationVar(&c.settle, "settle", 10*time.Second, "quiet time after a cluster's last run before its members' RSS is read again (0: read only at the end of the load)")
 	fs.StringVar(&c.dataRoot, "data-root", "", "directory for the clusters' temporary data (default: the system's temp dir)")
 	raftnodeArgs := fs.String("raftnode-args", "", "extra raftnode flags, space-separated (for experiments, e.g. --message-events=false)")
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that the harness works (about 10 s): 1 round, 0.2 s warm-up, 0.5 s windows, unless given")

@@ -20,8 +20,8 @@ func TestSmokeShortensOnlyWhatIsNotGiven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.rounds != 3 || len(c.systems) != 3 || len(c.clients) != 2 || c.clients[1] != 64 || c.valueBytes != 256 || c.settle != 5*time.Second {
-		t.Errorf("defaults: %+v, want 3 rounds of 3 systems with 1 and 64 clients, 256 B, 5s to settle", c)
+	if c.rounds != 3 || len(c.systems) != 3 || len(c.clients) != 2 || c.clients[1] != 64 || c.valueBytes != 256 || c.settle != 10*time.Second {
+		t.Errorf("defaults: %+v, want 3 rounds of 3 systems with 1 and 64 clients, 256 B, 10s to settle", c)
 	}
 }
 
