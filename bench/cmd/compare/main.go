@@ -146,6 +146,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-duration must be positive and -warmup not negative")
 	case c.pin < 0 || c.pin > 3:
 		return nil, errors.New("-pin must be 0 (spread) or a member, 1 to 3")
+	case c.settle < 0:
+		return nil, errors.New("-settle must not be negative (0: no reading after the load)")
 	}
 	return c, nil
 }

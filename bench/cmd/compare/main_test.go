@@ -31,6 +31,7 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		{"-clients", "1,0"},
 		{"-rounds", "0"},
 		{"-pin", "4"},
+		{"-settle", "-1s"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
