@@ -16,9 +16,9 @@ import (
 // in a pool for reuse, and lets one go every 2 s once no table is being
 // built. The collector lets the heap grow to twice what was live at its
 // last cycle. So after a burst a member holds several times the heap it
-// needs at rest: after 15 s at 64 clients, 85-88 MiB were still live after
+// needs at rest: after 15 s at 64 clients, 84-88 MB were still live after
 // a collection (the pool), and after 20 s of single-client writes members
-// held 85-100 MiB of heap against 16 MiB live, still so ten seconds later:
+// had 84-95 MB of heap in use against 16 MB live, still so ten seconds later:
 // the runtime hands pages back only as far as the goal set at its last
 // collection, made at the peak, and a member that allocates nothing runs
 // no collection for two minutes.
