@@ -209,7 +209,7 @@ type client struct {
 // same bytes for every write, as etcd's own benchmark tool does. Badger
 // compresses its tables (Snappy), and the repeats compress well there;
 // a fresh random value for every write gave the same peak RSS at 64
-// clients (150-164 MiB against 141-160) and less throughput, so this
+// clients (146-160 MiB against 137-156) and less throughput, so this
 // choice does not flatter Raftlab's memory (docs/performance.md).
 func (c *client) makeValue() []byte {
 	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
