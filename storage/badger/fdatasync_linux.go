@@ -28,9 +28,10 @@ func fdatasync(f *os.File) error {
 //
 // A stat of the active WAL between Badger's write to it and our fdatasync
 // made that fdatasync write the WAL's inode as well as its data: a second
-// synchronous write, 55-80 µs more per sync on the development machine
-// (Linux 6.18, ext4 without a journal; `perf` shows ext4_write_inode under
-// fdatasync, and BenchmarkSyncAfterStat measures it). The likely reason:
+// synchronous write, 35-50 µs more per synced batch on the development
+// machine (BenchmarkSyncAfterStat; 40-80 µs on a bare mapped file), Linux
+// 6.18, ext4 without a journal, where `perf` shows ext4_write_inode under
+// fdatasync. The likely reason:
 // since Linux 6.13 a file's timestamps, once a stat has read them, are set
 // at fine grain by the next write, so every write after a stat changes the
 // inode. access(2) resolves the name and reads nothing of the inode's times.
