@@ -21,6 +21,10 @@ export function newState() {
     nodes: {},
     /** `${from}:${id}` -> message in flight or just finished */
     messages: {},
+    /** {at, key}, by at: when each message may leave messages (pruneMessages) */
+    expiries: [],
+    /** how many of expiries are done with */
+    expiriesDone: 0,
     network: { groups: [], cuts: [], latencyMs: 0, jitterMs: 0, lossRatio: 0, diskMs: 0, down: [], members: [] },
     /** reqId -> client request (proposal or read) */
     requests: {},
@@ -130,6 +134,7 @@ export function apply(state, e) {
         rec.sentAt = Math.min(rec.sentAt, e.time);
       } else {
         state.messages[k] = { msg: m, sentAt: e.time, deliverAt: m.deliverAt || 0, status: 'flying', endAt: 0 };
+        if (!m.deliverAt) expireAt(state, e.time + LIVE_FLIGHT_MAX_MS, k);
       }
       break;
     }
@@ -267,6 +272,7 @@ function onArrival(state, n, e) {
     const status = e.kind === 'deliver' ? 'delivered' : 'dropped';
     state.messages[k] = { msg: m, sentAt: e.time, deliverAt: e.time, status, reason: m.reason || '', endAt: e.time };
   }
+  expireAt(state, e.time + MESSAGE_LINGER_MS, k);
   if (e.kind !== 'deliver' || !n) return;
   // A candidate counts the votes it receives (§5.2).
   if ((m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') && n.votes && n.votes.pre === (m.type === 'MsgPreVoteResp')) {
@@ -274,11 +280,39 @@ function onArrival(state, n, e) {
   }
 }
 
+// A finished message leaves the model MESSAGE_LINGER_MS after it ended, and
+// a real member's message that never arrives LIVE_FLIGHT_MAX_MS after its
+// send. Looking at every message after every event cost more than the rest
+// of the fold with nine members, so each message is queued by the time it
+// may go, and only the queue's due front is looked at.
 function pruneMessages(state) {
-  for (const k in state.messages) {
+  const q = state.expiries;
+  let done = state.expiriesDone;
+  while (done < q.length && q[done].at < state.time) {
+    const k = q[done++].key;
     const rec = state.messages[k];
-    if (rec.status !== 'flying' ? state.time - rec.endAt > MESSAGE_LINGER_MS : lostInFlight(rec, state.time)) delete state.messages[k];
+    if (rec && gone(rec, state.time)) delete state.messages[k];
   }
+  if (done > 256 && done * 2 > q.length) {
+    q.splice(0, done);
+    done = 0;
+  }
+  state.expiriesDone = done;
+}
+
+function gone(rec, now) {
+  return rec.status !== 'flying' ? now - rec.endAt > MESSAGE_LINGER_MS : lostInFlight(rec, now);
+}
+
+// expireAt queues message k to be looked at once the model's time passes
+// at. Events come in time order, or nearly (real members' clocks), so the
+// place is found from the end.
+function expireAt(state, at, key) {
+  const q = state.expiries;
+  let i = q.length;
+  while (i > state.expiriesDone && q[i - 1].at > at) i--;
+  if (i === q.length) q.push({ at, key });
+  else q.splice(i, 0, { at, key });
 }
 
 // lostInFlight tells a real member's message whose arrival will never be
