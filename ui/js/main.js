@@ -265,6 +265,7 @@ export class App {
     const dt = this.lastFrame ? Math.min(ts - this.lastFrame, 100) : 0;
     this.lastFrame = ts;
     const t0 = performance.now();
+    if (!this.hidden) this.feed.measure();
     if (this.playing && !this.hidden) {
       this.viewTime += dt * this.pace();
       if (this.mode === 'live') {

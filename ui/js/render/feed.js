@@ -96,6 +96,10 @@ export class FeedView {
     this.helpers = helpers;
     this.until = -1; // absolute index of the next event to show
     this.lastAt = 0;
+    // Whether the list was scrolled to its end, and whether to scroll it
+    // there: read and written by measure, at the start of a frame.
+    this.atBottom = true;
+    this.pin = false;
     this.messages = false;
     const box = document.getElementById('feed-messages');
     box?.addEventListener('change', () => { this.messages = box.checked; this.reset(); });
@@ -109,6 +113,7 @@ export class FeedView {
 
   reset() {
     this.until = -1;
+    this.atBottom = true;
     this.ol.replaceChildren();
   }
 
@@ -134,6 +139,22 @@ export class FeedView {
   }
 
   /**
+   * Keeps the list at its end when it was there, and notes whether it is.
+   * Call it at the start of a frame, before anything changes the page: the
+   * layout is still clean then, so reading the scroll position costs
+   * nothing, while reading it after the frame's changes made the browser lay
+   * out the whole page in the middle of the frame (5-14 ms with nine members).
+   */
+  measure() {
+    const ol = this.ol;
+    if (this.pin) {
+      this.pin = false;
+      ol.scrollTop = ol.scrollHeight;
+    }
+    this.atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+  }
+
+  /**
    * Shows the events up to time tt. While playing, the feed is refreshed at
    * most every throttleMs of real time: lines that scroll by faster than
    * anyone reads are not worth a frame.
@@ -144,7 +165,6 @@ export class FeedView {
     const now = performance.now();
     if (throttleMs && now - this.lastAt < throttleMs && end > this.until && this.until >= 0) return;
     this.lastAt = now;
-    const atBottom = this.ol.scrollHeight - this.ol.scrollTop - this.ol.clientHeight < 40;
     const from = end < this.until || this.until < 0 ? timeline.offset : Math.max(this.until, timeline.offset);
     // Only the newest MAX_LINES lines can be shown: build those, newest
     // first, and stop.
@@ -160,6 +180,7 @@ export class FeedView {
     let extra = this.ol.childElementCount - MAX_LINES;
     while (extra-- > 0) this.ol.firstElementChild.remove();
     this.until = end;
-    if (atBottom) this.ol.scrollTop = this.ol.scrollHeight;
+    // Scrolled to the end at the next frame's start (measure).
+    if (this.atBottom) this.pin = true;
   }
 }
