@@ -76,10 +76,12 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -count 3 ./transport/ws
 	$(GO) test -run '^$$' -bench SimTicks -benchtime 3000x ./core/sim
 	$(GO) test -run '^$$' -bench MemoryPerNode -benchtime 3x ./core/sim
+	$(GO) test -run '^$$' -bench FrameCall -benchtime 2000x ./wasm
 	$(GO) test -run '^$$' -bench Cluster -benchtime 2s ./cmd/node
 
 bench-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench SimTicks -benchtime 3000x -exec $(WASM_EXEC) ./core/sim
+	GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench FrameCall -benchtime 2000x -exec $(WASM_EXEC) ./wasm
 
 ## bench-cluster: Raftlab against etcd on this machine, side by side (bench/, its own module):
 ## 3 alternating rounds of fresh 3-member clusters, 1 and 64 clients; a few minutes.

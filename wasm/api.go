@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sort"
+	"strconv"
 
 	"github.com/raftlab/raftlab/core"
 	"github.com/raftlab/raftlab/core/sim"
@@ -48,6 +49,9 @@ func call(f func() (any, error)) (out string) {
 		}
 	}()
 	v, err := f()
+	if b, ok := v.(batch); ok && err == nil {
+		return string(b.appendReply(nil))
+	}
 	r := reply{OK: v}
 	if err != nil {
 		r = reply{Error: err.Error()}
@@ -111,6 +115,33 @@ type batch struct {
 	More bool `json:"more"`
 	// Halted is the run's safety violation or failure, once it stopped.
 	Halted string `json:"halted,omitempty"`
+}
+
+// appendReply appends the reply {"ok": b}, the bytes json.Marshal makes,
+// without the check json.Marshal runs over b.Events: they were encoded as
+// they happened, and checking them again cost a third of a frame's call.
+func (b batch) appendReply(dst []byte) []byte {
+	dst = append(dst, `{"ok":{"now":`...)
+	dst = strconv.AppendInt(dst, b.Now, 10)
+	dst = append(dst, `,"steps":`...)
+	dst = strconv.AppendUint(dst, b.Steps, 10)
+	if b.NextAt != nil {
+		dst = append(dst, `,"nextAt":`...)
+		dst = strconv.AppendInt(dst, *b.NextAt, 10)
+	}
+	dst = append(dst, `,"events":`...)
+	if b.Events == nil {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, b.Events...)
+	dst = append(dst, `,"more":`...)
+	dst = strconv.AppendBool(dst, b.More)
+	if b.Halted != "" {
+		h, _ := json.Marshal(b.Halted)
+		dst = append(dst, `,"halted":`...)
+		dst = append(dst, h...)
+	}
+	return append(dst, "}}"...)
 }
 
 func (a *api) batchOf(c *sim.Cluster, maxEvents int) batch {

@@ -104,3 +104,25 @@ func TestAPIReplayForks(t *testing.T) {
 		t.Fatalf("replay trace %s, run %s", st2.TraceHash, st.TraceHash)
 	}
 }
+
+// TestBatchReplyMatchesMarshal holds the hand-made reply of advance and
+// step to the bytes json.Marshal makes of it.
+func TestBatchReplyMatchesMarshal(t *testing.T) {
+	at := int64(1250)
+	for _, b := range []batch{
+		{Now: 1200, Steps: 31, NextAt: &at, Events: json.RawMessage(`[{"v":1,"seq":1,"kind":"timer"},{"v":1,"seq":2}]`), More: true},
+		{Now: 0, Steps: 0, Events: json.RawMessage(`[]`)},
+		{Now: -1, Steps: 1 << 63, Events: nil, Halted: "safety: two leaders in term 3 <n1 & \"n2\">\n\u2028"},
+	} {
+		want, err := json.Marshal(reply{OK: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.appendReply(nil); string(got) != string(want) {
+			t.Errorf("reply:\n got %s\nwant %s", got, want)
+		}
+		if got := call(func() (any, error) { return b, nil }); got != string(want) {
+			t.Errorf("call:\n got %s\nwant %s", got, want)
+		}
+	}
+}

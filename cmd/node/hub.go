@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"sync"
 
 	"github.com/raftlab/raftlab/core"
@@ -37,7 +36,7 @@ type hubEvent struct {
 // json returns the event's encoding.
 func (e *hubEvent) json() []byte {
 	e.once.Do(func() {
-		b, err := json.Marshal(&e.Event)
+		b, err := e.Event.AppendJSON(nil)
 		if err != nil {
 			b = []byte(`{"kind":"log","log":{"level":"error","text":"event not encodable"}}`)
 		}

@@ -53,7 +53,7 @@ func (l *eventLog) encode(e core.Event) []byte {
 	if l.trace == nil {
 		l.trace = sha256.New()
 	}
-	b, err := json.Marshal(e)
+	b, err := e.AppendJSON(nil)
 	if err != nil {
 		panic("sim: event not encodable: " + err.Error())
 	}
