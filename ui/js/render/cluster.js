@@ -39,6 +39,26 @@ export function darkTerm(term) {
   return [2, 4, 5, 7].includes(term % 8);
 }
 
+// setAttr, setText and setStyle write only a changed value: the browser
+// restyles after any write, the same value included.
+function setAttr(e, name, v) {
+  if (e.getAttribute(name) !== String(v)) e.setAttribute(name, v);
+}
+
+function setText(e, v) {
+  if (e.textContent !== v) e.textContent = v;
+}
+
+// The style reads back normalized (#fff as rgb(255, 255, 255)): compare
+// with what was written instead.
+function setStyle(e, prop, v) {
+  const was = (e.__style ??= {});
+  if (was[prop] !== v) {
+    was[prop] = v;
+    e.style[prop] = v;
+  }
+}
+
 export function el(tag, attrs = {}, parent = null) {
   const e = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -117,9 +137,9 @@ export class ClusterView {
       this.idsKey = key;
       this.pos = layout(ids, this.aspect);
       this.rebuildLinks(ids);
-      for (const [id, g] of this.nodes) {
+      for (const [id, r] of this.nodes) {
         if (!ids.includes(id)) {
-          g.remove();
+          r.g.remove();
           this.nodes.delete(id);
         }
       }
@@ -157,17 +177,20 @@ export class ClusterView {
   }
 
   renderNode(state, n, view) {
-    let g = this.nodes.get(n.id);
-    if (!g) {
-      g = el('g', { class: 'node', tabindex: '0', 'data-node-id': n.id }, this.gNodes);
-      el('circle', { class: 'timer-track', r: NODE_R + 13 }, g);
-      el('path', { class: 'timer' }, g);
-      el('path', { class: 'body' }, g);
-      el('text', { class: 'label', y: -12 }, g);
-      el('text', { class: 'sub', y: 22 }, g);
-      el('text', { class: 'role-tag', y: NODE_R + 44 }, g);
-      el('g', { class: 'votes' }, g);
-      el('title', {}, g);
+    let r = this.nodes.get(n.id);
+    if (!r) {
+      const g = el('g', { class: 'node', tabindex: '0', 'data-node-id': n.id }, this.gNodes);
+      r = {
+        g,
+        track: el('circle', { class: 'timer-track', r: NODE_R + 13 }, g),
+        timer: el('path', { class: 'timer' }, g),
+        body: el('path', { class: 'body' }, g),
+        label: el('text', { class: 'label', y: -12 }, g),
+        sub: el('text', { class: 'sub', y: 22 }, g),
+        tag: el('text', { class: 'role-tag', y: NODE_R + 44 }, g),
+        votes: el('g', { class: 'votes' }, g),
+        title: el('title', {}, g),
+      };
       g.addEventListener('click', (ev) => this.handlers.onNode(n.id, ev));
       g.addEventListener('keydown', (ev) => {
         if (ev.key === 'Enter' || ev.key === ' ') {
@@ -175,31 +198,33 @@ export class ClusterView {
           this.handlers.onNode(n.id, ev);
         }
       });
-      this.nodes.set(n.id, g);
+      this.nodes.set(n.id, r);
     }
+    // Drawn every frame while playing: only what changed is written, as
+    // each write makes the browser restyle and lay out again.
     const p = this.pos[n.id];
     const role = n.up ? n.role : (n.stopped ? 'stopped' : 'down');
-    g.setAttribute('transform', `translate(${p.x},${p.y})`);
-    g.setAttribute('data-role', role);
-    g.setAttribute('class', `node ${role}${view.selected === n.id ? ' selected' : ''}`);
-    g.setAttribute('aria-label', t('node.aria', { id: n.id, role: roleWord(role), term: n.term }));
-    const body = g.querySelector('.body');
-    body.setAttribute('d', shape(role, NODE_R));
-    body.setAttribute('fill', termColor(n.term));
-    body.setAttribute('stroke-dasharray', role === 'preCandidate' ? '10 6' : '');
+    const g = r.g;
+    setAttr(g, 'transform', `translate(${p.x},${p.y})`);
+    setAttr(g, 'data-role', role);
+    setAttr(g, 'class', `node ${role}${view.selected === n.id ? ' selected' : ''}`);
+    setAttr(g, 'aria-label', t('node.aria', { id: n.id, role: roleWord(role), term: n.term }));
+    setAttr(r.body, 'd', shape(role, NODE_R));
+    setAttr(r.body, 'fill', termColor(n.term));
+    setAttr(r.body, 'stroke-dasharray', role === 'preCandidate' ? '10 6' : '');
     const dark = darkTerm(n.term) && n.up;
     // Inline style: the stylesheet's colours would win over an attribute.
-    for (const sel of ['.label', '.sub']) g.querySelector(sel).style.fill = dark ? '#fff' : '#1d1d1f';
-    g.querySelector('.label').textContent = `n${n.id}`;
-    g.querySelector('.sub').textContent = t('node.term', { term: n.term });
-    g.querySelector('.role-tag').textContent = roleWord(role);
-    g.querySelector('title').textContent = t('node.title', { id: n.id, role: roleWord(role), term: n.term, commit: n.commit, applied: n.applied });
+    for (const x of [r.label, r.sub]) setStyle(x, 'fill', dark ? '#fff' : '#1d1d1f');
+    setText(r.label, `n${n.id}`);
+    setText(r.sub, t('node.term', { term: n.term }));
+    setText(r.tag, roleWord(role));
+    setText(r.title, t('node.title', { id: n.id, role: roleWord(role), term: n.term, commit: n.commit, applied: n.applied }));
     // The election timer: how long since the member heard from a leader,
     // against its randomized timeout.
     const tm = timerAt(n, view.t, view.tickMs);
-    g.querySelector('.timer').setAttribute('d', tm ? arc(NODE_R + 13, tm.elapsed / tm.timeout) : '');
-    g.querySelector('.timer-track').style.display = tm ? '' : 'none';
-    this.renderVotes(g.querySelector('.votes'), n, state);
+    setAttr(r.timer, 'd', tm ? arc(NODE_R + 13, tm.elapsed / tm.timeout) : '');
+    setStyle(r.track, 'display', tm ? '' : 'none');
+    this.renderVotes(r.votes, n, state);
   }
 
   renderVotes(gv, n, state) {
