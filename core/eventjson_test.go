@@ -111,3 +111,35 @@ func trickyStrings(v reflect.Value, rnd *rand.Rand) {
 		}
 	}
 }
+
+// BenchmarkEventJSON encodes a member's usual mix of events (a send, a
+// delivery, a Ready, a timer and a progress event) with AppendJSON and with
+// json.Marshal, side by side.
+func BenchmarkEventJSON(b *testing.B) {
+	base := Event{V: SchemaVersion, Seq: 812, Time: 1764230400123, Node: 2}
+	with := func(k Kind, f func(*Event)) Event { e := base; e.Kind = k; f(&e); return e }
+	msg := &MsgInfo{ID: 77, Type: "MsgApp", From: 1, To: 2, Term: 3, LogTerm: 3, Index: 140, Commit: 139, Size: 310}
+	mix := []Event{
+		with(KindSend, func(e *Event) { e.Msg = msg }),
+		with(KindDeliver, func(e *Event) { e.Msg = msg }),
+		with(KindReady, func(e *Event) {
+			e.Ready = &ReadyInfo{Number: 90, EntriesFrom: 141, EntriesTo: 141, MustSync: true, Synced: true, Messages: 2}
+		}),
+		with(KindTimer, func(e *Event) { e.Timer = &TimerInfo{Elapsed: 0, Timeout: 14} }),
+		with(KindProgress, func(e *Event) {
+			e.Progress = &ProgressInfo{Peer: 3, Match: 140, Next: 141, State: "StateReplicate", Inflight: 1, RecentActive: true}
+		}),
+	}
+	b.Run("append", func(b *testing.B) {
+		var buf []byte
+		for i := range b.N {
+			e := &mix[i%len(mix)]
+			buf, _ = e.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("marshal", func(b *testing.B) {
+		for i := range b.N {
+			_, _ = json.Marshal(&mix[i%len(mix)])
+		}
+	})
+}
