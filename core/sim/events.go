@@ -21,7 +21,14 @@ type eventLog struct {
 	buf     [][]byte
 	dropped uint64
 	trace   hash.Hash
+	// arena holds the encoded events: one allocation for many events,
+	// where each had its own, grown as it was written.
+	arena []byte
 }
+
+// arenaSize is the size of one block of encoded events; an event is about
+// 150 bytes.
+const arenaSize = 64 << 10
 
 // record stamps e with the next sequence number and the virtual time,
 // folds it into the trace hash and buffers it.
@@ -53,9 +60,18 @@ func (l *eventLog) encode(e core.Event) []byte {
 	if l.trace == nil {
 		l.trace = sha256.New()
 	}
-	b, err := e.AppendJSON(nil)
+	if cap(l.arena)-len(l.arena) < 1024 {
+		l.arena = make([]byte, 0, arenaSize)
+	}
+	start := len(l.arena)
+	a, err := e.AppendJSON(l.arena)
 	if err != nil {
 		panic("sim: event not encodable: " + err.Error())
+	}
+	// Capped: nothing appended to one event's bytes runs into the next's.
+	b := a[start:len(a):len(a)]
+	if &a[0] == &l.arena[:1][0] {
+		l.arena = a // still the same block (a large event moved out of it)
 	}
 	l.trace.Write(b)
 	l.trace.Write([]byte{'\n'})
