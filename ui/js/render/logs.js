@@ -45,7 +45,7 @@ export function renderLogs(panel, state, view, helpers) {
     updateRow(r, state.nodes[id], id, lo, view, lang, now, v.first);
     rows.push(r.row);
   }
-  for (const [id, r] of v.rows) if (!state.nodes[id]) v.rows.delete(id);
+  for (const id of v.rows.keys()) if (!state.nodes[id]) v.rows.delete(id);
   sync(v.wrap, rows);
   v.first = false;
 }
