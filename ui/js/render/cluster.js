@@ -6,6 +6,7 @@
 // so a frame costs little.
 
 import { t } from '../i18n.js';
+import { setAttr, setStyle, setText } from '../dom.js';
 import { timerAt, nodeIds } from '../model/state.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -37,26 +38,6 @@ export function termColor(term) {
 /** Whether text on a term's colour should be white (Okabe-Ito's darker ones). */
 export function darkTerm(term) {
   return [2, 4, 5, 7].includes(term % 8);
-}
-
-// setAttr, setText and setStyle write only a changed value: the browser
-// restyles after any write, the same value included.
-function setAttr(e, name, v) {
-  if (e.getAttribute(name) !== String(v)) e.setAttribute(name, v);
-}
-
-function setText(e, v) {
-  if (e.textContent !== v) e.textContent = v;
-}
-
-// The style reads back normalized (#fff as rgb(255, 255, 255)): compare
-// with what was written instead.
-function setStyle(e, prop, v) {
-  const was = (e.__style ??= {});
-  if (was[prop] !== v) {
-    was[prop] = v;
-    e.style[prop] = v;
-  }
 }
 
 export function el(tag, attrs = {}, parent = null) {

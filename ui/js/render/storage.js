@@ -15,6 +15,7 @@ import { t, language } from '../i18n.js';
 import { nodeIds } from '../model/state.js';
 import { RAFT_KEYS } from '../model/events.js';
 import { termColor, darkTerm, roleWord } from './cluster.js';
+import { setText } from '../dom.js';
 
 export const ENTRY_PREFIX = '/raft/entry/';
 /** The row that stands for the whole entry family (RAFT_KEYS spells it so). */
@@ -307,10 +308,8 @@ export function termChip(term) {
   return s;
 }
 
-/** Sets text only when it changed (a write invalidates layout). */
-export function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
-}
+// setText lives in dom.js; ready.js and progress.js take it from here.
+export { setText };
 
 function flash(rec, now) {
   rec.flip = !rec.flip;
@@ -329,7 +328,16 @@ function flash(rec, now) {
  */
 export function reconcile(parent, items, recs, make, update, opts = {}) {
   const now = opts.now ?? 0;
-  const seen = new Set();
+  const seen = new Set(items.map((it) => it.key));
+  // Gone items leave first: a window that moved by one (a log losing its
+  // oldest entry) then keeps every other element in place, where placing
+  // the new first item ahead of the gone one moved them all.
+  for (const [k, rec] of recs) {
+    if (!seen.has(k)) {
+      rec.el.remove();
+      recs.delete(k);
+    }
+  }
   let prev = null;
   for (const it of items) {
     let rec = recs.get(it.key);
@@ -350,13 +358,9 @@ export function reconcile(parent, items, recs, make, update, opts = {}) {
     const want = prev ? prev.nextSibling : opts.after ? opts.after.nextSibling : parent.firstChild;
     if (want !== rec.el) parent.insertBefore(rec.el, want);
     prev = rec.el;
-    seen.add(it.key);
   }
-  for (const [k, rec] of recs) {
-    if (!seen.has(k)) {
-      rec.el.remove();
-      recs.delete(k);
-    } else if (rec.flashAt && now - rec.flashAt > FLASH_MS) {
+  for (const rec of recs.values()) {
+    if (rec.flashAt && now - rec.flashAt > FLASH_MS) {
       rec.el.classList.remove('chg-a', 'chg-b');
       rec.flashAt = 0;
     }
