@@ -70,8 +70,8 @@ func (l *eventLog) encode(e core.Event) []byte {
 	}
 	// Capped: nothing appended to one event's bytes runs into the next's.
 	b := a[start:len(a):len(a)]
-	if &a[0] == &l.arena[:1][0] {
-		l.arena = a // still the same block (a large event moved out of it)
+	if len(a) <= cap(l.arena) {
+		l.arena = a // it fitted, so it is still the same block
 	}
 	l.trace.Write(b)
 	l.trace.Write([]byte{'\n'})
