@@ -8,7 +8,8 @@
 
 import { t, language } from '../i18n.js';
 import { leaderOf, nodeIds } from '../model/state.js';
-import { h, reconcile, setText } from './storage.js';
+import { setAttr, setStyle, setText } from '../dom.js';
+import { h, reconcile } from './storage.js';
 
 /** The members of a ConfState: voters, learners, and both sides of a joint configuration. */
 export function confMembers(cs) {
@@ -105,48 +106,72 @@ function build(panel, helpers) {
   return c;
 }
 
+/** The flag columns: a yes or no, each with why it matters as its title. */
+const FLAGS = ['active', 'paused', 'learner'];
+
+// A follower's row keeps its parts and writes only what changed: while a
+// cluster plays, every new entry changes every follower's match and next,
+// and rebuilding the row's buttons and chips each time cost the frame its
+// style and layout.
 function makeRow() {
-  const fill = h('span', { class: 'fill' });
-  const tick = h('span', { class: 'tick', 'aria-hidden': 'true' });
-  return h('tbody', { class: 'pg-follower' },
-    h('tr', { class: 'pg-main' }, ...COLS.map((k) => h('td', { class: `c-${k}`, 'data-label': t(`progress.col.${k}`) }))),
+  const td = Object.fromEntries(COLS.map((k) => [k, h('td', { class: `c-${k}`, 'data-label': t(`progress.col.${k}`) })]));
+  const p = {
+    td,
+    member: h('button', { type: 'button', class: 'linkish' }),
+    down: h('span', { class: 'pg-down', text: t('progress.down') }),
+    state: h('span'),
+    flags: {},
+    fill: h('span', { class: 'fill' }),
+    tick: h('span', { class: 'tick', 'aria-hidden': 'true' }),
+    text: h('span', { class: 'pg-bar-txt' }),
+  };
+  td.member.append(p.member);
+  td.state.append(p.state);
+  for (const k of FLAGS) {
+    p.flags[k] = h('span');
+    td[k].append(p.flags[k]);
+    td[k].title = t(`progress.why.${k}`);
+  }
+  td.snapshot.title = t('progress.why.snapshot');
+  p.bar = h('span', { class: 'pg-bar', role: 'img', title: t('progress.why.log') }, p.fill, p.tick);
+  const tb = h('tbody', { class: 'pg-follower' },
+    h('tr', { class: 'pg-main' }, ...COLS.map((k) => td[k])),
     h('tr', { class: 'pg-logrow' }, h('td', { colspan: String(COLS.length) },
-      h('div', { class: 'pg-log' },
-        h('span', { class: 'pg-log-label', text: t('progress.col.log') }),
-        h('span', { class: 'pg-bar', role: 'img', title: t('progress.why.log') }, fill, tick),
-        h('span', { class: 'pg-bar-txt' })))));
+      h('div', { class: 'pg-log' }, h('span', { class: 'pg-log-label', text: t('progress.col.log') }), p.bar, p.text))));
+  tb.__pg = p;
+  return tb;
 }
 
 function updateRow(tb, r, v) {
+  const p = tb.__pg;
   tb.classList.toggle('down', r.down);
   tb.classList.toggle('learner', !!r.learner);
-  tb.dataset.state = r.state;
-  const tr = tb.firstChild;
-  const cell = (k) => tr.children[COLS.indexOf(k)];
-  cell('member').replaceChildren(
-    h('button', { type: 'button', class: 'linkish', 'data-node': r.peer, text: `n${r.peer}` }),
-    ...(r.down ? [' ', h('span', { class: 'pg-down', text: t('progress.down') })] : []));
-  cell('match').textContent = String(r.match);
-  cell('next').textContent = String(r.next);
-  cell('state').replaceChildren(h('span', { class: `pg-state ${r.state}`, title: `${t(`progress.state.${r.state}`)}: ${t(`progress.state.${r.state}Why`)}`, text: t(`progress.state.${r.state}`) }));
-  cell('inflight').textContent = String(r.inflight || 0);
+  setAttr(tb, 'data-state', r.state);
+  setAttr(p.member, 'data-node', r.peer);
+  setText(p.member, `n${r.peer}`);
+  if (p.isDown !== r.down) {
+    p.isDown = r.down;
+    p.td.member.replaceChildren(p.member, ...(r.down ? [' ', p.down] : []));
+  }
+  setText(p.td.match, String(r.match));
+  setText(p.td.next, String(r.next));
+  setAttr(p.state, 'class', `pg-state ${r.state}`);
+  setAttr(p.state, 'title', `${t(`progress.state.${r.state}`)}: ${t(`progress.state.${r.state}Why`)}`);
+  setText(p.state, t(`progress.state.${r.state}`));
+  setText(p.td.inflight, String(r.inflight || 0));
   const flag = (k, on, bad) => {
-    const td = cell(k);
-    td.replaceChildren(h('span', { class: `pg-flag ${on ? 'on' : 'off'}${bad ? ' bad' : ''}`, text: yesNo(on) }));
-    td.title = t(`progress.why.${k}`);
+    setAttr(p.flags[k], 'class', `pg-flag ${on ? 'on' : 'off'}${bad ? ' bad' : ''}`);
+    setText(p.flags[k], yesNo(on));
   };
   flag('active', r.recentActive, !r.recentActive);
   flag('paused', r.paused, r.paused);
-  const snap = cell('snapshot');
-  snap.textContent = r.pendingSnapshot ? t('progress.pending', { index: r.pendingSnapshot }) : '–';
-  snap.title = t('progress.why.snapshot');
   flag('learner', !!r.learner, false);
+  setText(p.td.snapshot, r.pendingSnapshot ? t('progress.pending', { index: r.pendingSnapshot }) : '–');
   const text = barText(r, v.last);
-  const bar = tb.querySelector('.pg-bar');
-  bar.setAttribute('aria-label', text);
-  bar.firstChild.style.width = `${(r.frac * 100).toFixed(1)}%`;
-  bar.lastChild.style.left = `${(v.last ? Math.min(1, v.commit / v.last) * 100 : 100).toFixed(1)}%`;
-  tb.querySelector('.pg-bar-txt').textContent = text;
+  setAttr(p.bar, 'aria-label', text);
+  setStyle(p.fill, 'width', `${(r.frac * 100).toFixed(1)}%`);
+  setStyle(p.tick, 'left', `${(v.last ? Math.min(1, v.commit / v.last) * 100 : 100).toFixed(1)}%`);
+  setText(p.text, text);
 }
 
 /**
