@@ -44,6 +44,8 @@ type state struct {
 	// answering probes) and they need not cost an engine read. Shared
 	// between states: never written below its length (see txn.append).
 	terms []uint64
+	// tail holds the newest entries written by this process (tail.go).
+	tail entryTail
 	// below counts entry keys left below first by a snapshot that
 	// replaced a long log, still to delete (Store.dropBelow).
 	below uint64
@@ -230,6 +232,9 @@ func (s *Store) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	if lo >= hi {
 		return nil, nil
+	}
+	if ents, ok := s.st.tail.slice(lo, hi, maxSize); ok {
+		return ents, nil
 	}
 	ents := make([]*pb.Entry, 0, min(hi-lo, 64))
 	var size uint64

@@ -116,13 +116,17 @@ func (t *txn) append(entries []*pb.Entry) error {
 		terms = append(terms, e.GetTerm())
 	}
 	t.st.terms = terms
+	tail := t.st.tail.below(lo)
 	for _, e := range entries {
 		var v any
 		if t.observed() {
 			v = DescribeEntry(e, t.s.describer)
 		}
-		t.put(EntryKey(e.GetIndex()), marshal(e), v)
+		b := marshal(e)
+		t.put(EntryKey(e.GetIndex()), b, v)
+		tail.push(e, len(b))
 	}
+	t.st.tail = tail
 	t.st.last = newLast
 	if t.st.applied > newLast {
 		// Unreachable while appends never overwrite committed entries.
@@ -170,6 +174,7 @@ func (t *txn) applySnapshot(snap *pb.Snapshot) error {
 	t.st.first, t.st.prevTerm = md.GetIndex()+1, md.GetTerm()
 	t.st.last = md.GetIndex()
 	t.st.terms = nil
+	t.st.tail = entryTail{}
 	// With a restorer the state machine is restored after this batch, and
 	// the applied index moves when it is done (Store.restore); until then
 	// applied behind the snapshot marks the restore as pending.
@@ -248,6 +253,7 @@ func (t *txn) compact(i uint64) error {
 	}
 	t.deleteEntries(t.st.first, i)
 	t.st.terms = t.st.terms[i+1-t.st.first:]
+	t.st.tail = t.st.tail.from(i + 1)
 	t.st.first, t.st.prevTerm = i+1, term
 	t.dirty |= dirtyFirst
 	return nil

@@ -257,3 +257,47 @@ func writeSmall(b *testing.B, e *Engine, i int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkEntries measures raft reading back the entries of a Ready, as
+// every member does to apply them: n entries of 256 bytes, the newest ones
+// (served from the store's tail, storage/tail.go) and the oldest of 4096
+// (older than the tail keeps: read from Badger, as every entry was before
+// the tail).
+func BenchmarkEntries(b *testing.B) {
+	const stored = 4096
+	for _, n := range []int{1, 12} {
+		e, err := Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { e.Close() })
+		s, err := storage.Open(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		payload := make([]byte, 256)
+		for lo := uint64(1); lo <= stored; lo += uint64(n) {
+			var ents []*pb.Entry
+			for i := lo; i < lo+uint64(n) && i <= stored; i++ {
+				ents = append(ents, &pb.Entry{Index: new(i), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(), Data: payload})
+			}
+			if err := s.Append(ents); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, c := range []struct {
+			name string
+			lo   uint64
+		}{{"newest", stored + 1 - uint64(n)}, {"oldest", 1}} {
+			b.Run(fmt.Sprintf("entries=%d/%s", n, c.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					got, err := s.Entries(c.lo, c.lo+uint64(n), 1<<20)
+					if err != nil || len(got) != n {
+						b.Fatalf("Entries: %d entries, %v", len(got), err)
+					}
+				}
+			})
+		}
+	}
+}

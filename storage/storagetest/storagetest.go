@@ -65,6 +65,7 @@ func Run(t *testing.T, newFactory func(t *testing.T) Factory) {
 	t.Run("Restart", func(t *testing.T) { testRestart(t, newFactory(t)) })
 	t.Run("Damaged", func(t *testing.T) { testDamaged(t, newFactory) })
 	t.Run("EntriesBelowFirst", func(t *testing.T) { testEntriesBelowFirst(t, newFactory(t)) })
+	t.Run("Tail", func(t *testing.T) { testTail(t, newFactory(t)) })
 	t.Run("Differential", func(t *testing.T) { testDifferential(t, newFactory(t)) })
 }
 
@@ -73,7 +74,18 @@ func Run(t *testing.T, newFactory func(t *testing.T) Factory) {
 type recEngine struct {
 	storage.Engine
 	applies []applyRecord
+	// refuse makes Apply fail, writing nothing: an engine error.
+	refuse bool
+	// scans counts Scan calls.
+	scans int
 }
+
+func (r *recEngine) Scan(start, end []byte, fn func(k, v []byte) error) error {
+	r.scans++
+	return r.Engine.Scan(start, end, fn)
+}
+
+var errRefused = errors.New("storagetest: engine refused the batch")
 
 type applyRecord struct {
 	keys []string // display keys, in batch order
@@ -81,6 +93,9 @@ type applyRecord struct {
 }
 
 func (r *recEngine) Apply(b *storage.Batch, sync bool) error {
+	if r.refuse {
+		return errRefused
+	}
 	if err := r.Engine.Apply(b, sync); err != nil {
 		return err
 	}
