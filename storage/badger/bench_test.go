@@ -67,6 +67,22 @@ func BenchmarkSave(b *testing.B) {
 	}
 }
 
+// openBenchStore opens a database in a temporary directory and a Store on
+// it, both closed at the end of b.
+func openBenchStore(b *testing.B) (*Engine, *storage.Store) {
+	b.Helper()
+	e, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	s, err := storage.Open(e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, s
+}
+
 // rig is one database with b.N Readies of n entries prepared, as Store.Save
 // takes them and as the bare batch writes them.
 type rig struct {
@@ -84,15 +100,7 @@ type ready struct {
 
 func newRig(b *testing.B, n int) *rig {
 	b.Helper()
-	e, err := Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
-	s, err := storage.Open(e)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e, s := openBenchStore(b)
 	payload := make([]byte, 256)
 	for i := range payload {
 		payload[i] = byte(i)
@@ -266,15 +274,7 @@ func writeSmall(b *testing.B, e *Engine, i int) {
 func BenchmarkEntries(b *testing.B) {
 	const stored = 4096
 	for _, n := range []int{1, 12} {
-		e, err := Open(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { e.Close() })
-		s, err := storage.Open(e)
-		if err != nil {
-			b.Fatal(err)
-		}
+		_, s := openBenchStore(b)
 		payload := make([]byte, 256)
 		for lo := uint64(1); lo <= stored; lo += uint64(n) {
 			var ents []*pb.Entry
