@@ -113,11 +113,12 @@ const FLAGS = ['active', 'paused', 'learner'];
 // cluster plays, every new entry changes every follower's match and next,
 // and rebuilding the row's buttons and chips each time cost the frame its
 // style and layout.
-function makeRow() {
+function makeRow(r) {
   const td = Object.fromEntries(COLS.map((k) => [k, h('td', { class: `c-${k}`, 'data-label': t(`progress.col.${k}`) })]));
   const p = {
     td,
-    member: h('button', { type: 'button', class: 'linkish' }),
+    // A row is keyed by its follower: its button never changes.
+    member: h('button', { type: 'button', class: 'linkish', 'data-node': r.peer, text: `n${r.peer}` }),
     down: h('span', { class: 'pg-down', text: t('progress.down') }),
     state: h('span'),
     flags: {},
@@ -147,8 +148,6 @@ function updateRow(tb, r, v) {
   tb.classList.toggle('down', r.down);
   tb.classList.toggle('learner', !!r.learner);
   setAttr(tb, 'data-state', r.state);
-  setAttr(p.member, 'data-node', r.peer);
-  setText(p.member, `n${r.peer}`);
   if (p.isDown !== r.down) {
     p.isDown = r.down;
     p.td.member.replaceChildren(p.member, ...(r.down ? [' ', p.down] : []));
