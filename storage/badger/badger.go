@@ -42,6 +42,10 @@ type Engine struct {
 	// value log (Entry.skipVlogAndSetThreshold), which a sync must then
 	// cover too.
 	valueThreshold int64
+
+	// drainer keeps Badger's table-builder pool empty (builderpool.go);
+	// nil if this Badger keeps the pool elsewhere.
+	drainer *poolDrainer
 }
 
 var _ storage.Engine = (*Engine)(nil)
@@ -144,6 +148,9 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("badger: open %s: damaged table: %w", dir, err)
 	}
 	e := &Engine{dir: dir, cfg: cfg, db: db, valueThreshold: threshold}
+	if e.drainer, err = startPoolDrainer(db); err != nil && cfg.logger != nil {
+		cfg.logger.Warn(err.Error())
+	}
 	// What an earlier process wrote may not be synced: the first sync
 	// covers every WAL and value log file.
 	e.dur.unsynced = !cfg.syncWrites
@@ -293,6 +300,7 @@ func (e *Engine) Close() error {
 	}
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
+	e.drainer.close()
 	err := e.syncLocked()
 	e.closeWAL()
 	if cerr := e.db.Close(); cerr != nil && err == nil {
