@@ -12,20 +12,19 @@ import (
 // Badger builds each table it flushes or compacts in buffers of the Go heap:
 // about 28 MB for one flush of the 8 MiB memtable (the builder keeps every
 // block, and a copy sized for the worst case of its compression), several
-// builders at once in a compaction. It keeps up to eight of those buffers
-// in a pool for reuse, and lets one go every 2 s once no table is being
-// built. The collector lets the heap grow to twice what was live at its
-// last cycle. So after a burst a member holds several times the heap it
-// needs at rest: after 15 s at 64 clients, 84-88 MB were still live after
-// a collection (the pool), and after 20 s of single-client writes members
-// had 84-95 MB of heap in use against 16 MB live, still so ten seconds later:
+// builders at once in a compaction. The engine lets go of each builder's
+// buffers once its table is written (storage/badger/builderpool.go), but the
+// collector lets the heap grow to twice what was live at its last cycle, and
 // the runtime hands pages back only as far as the goal set at its last
-// collection, made at the peak, and a member that allocates nothing runs
-// no collection for two minutes.
+// collection, made at the peak; a member that allocates nothing runs no
+// collection for two minutes. So after a burst a member holds more heap
+// than it needs at rest: before the engine let go of the builders, after
+// 20 s of single-client writes members had 84-95 MB of heap in use against
+// 16 MB live, still so ten seconds later.
 //
 // A quiet member therefore collects and gives back what is free, again
-// after 2, 4, 8 ... s while it stays quiet (Badger's pool drains in about
-// 20 s), and not at all while it holds little.
+// after 2, 4, 8 ... s while it stays quiet, and not at all while it holds
+// little.
 const (
 	// quietCheck is how often the member looks: a look with no entry
 	// applied since the last is quiet.
@@ -33,7 +32,7 @@ const (
 	// heapToRelease is the heap (in objects, or free and not yet given
 	// back) below which there is nothing worth a collection; a member at
 	// rest holds 15-30 MiB.
-	heapToRelease = 48 << 20
+	heapToRelease = 32 << 20
 	// firstGap and maxGap bound the time between two releases in one
 	// quiet spell, which doubles from the one to the other.
 	firstGap = 2 * time.Second
