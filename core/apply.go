@@ -17,6 +17,11 @@ import (
 // what is missing (§5.3: an entry is applied once it is committed). A
 // HardState hs that only moves the commit index goes first in the same batch
 // (Store.SaveCommitApplied), or alone when nothing is left to apply.
+//
+// More entries than a batch holds (a member catching up on thousands of
+// small writes gets them in one Ready) go in several batches, each ending at
+// an entry with the applied index moved to it: after a crash, each batch is
+// a state the member restarts from.
 func (n *Node) apply(ents []*pb.Entry, hs *pb.HardState, out *Output) error {
 	if len(ents) == 0 {
 		return n.saveCommit(hs)
@@ -26,10 +31,24 @@ func (n *Node) apply(ents []*pb.Entry, hs *pb.HardState, out *Output) error {
 	var cs *pb.ConfState
 	var results []Result
 	var described []storage.EntryValue
-	if n.sink != nil {
-		described = make([]storage.EntryValue, 0, len(ents))
+	last, size := n.applied, 0
+	// flush writes what the entries up to last wrote, and the applied index.
+	flush := func() error {
+		if last == n.applied {
+			return nil
+		}
+		n.emit(Event{Kind: KindApply, Apply: &ApplyInfo{From: n.applied + 1, To: last, Entries: described}})
+		if err := n.store.SaveCommitApplied(hs, b, last, cs); err != nil {
+			return err
+		}
+		n.applied = last
+		if cs != nil {
+			n.confState = cs
+		}
+		hs, cs, described, size = nil, nil, nil, 0
+		b.Reset()
+		return nil
 	}
-	last := n.applied
 	for _, e := range ents {
 		idx := e.GetIndex()
 		if idx <= n.applied {
@@ -38,8 +57,17 @@ func (n *Node) apply(ents []*pb.Entry, hs *pb.HardState, out *Output) error {
 		if idx != last+1 {
 			return fmt.Errorf("core: committed entry %d does not follow applied %d", idx, last)
 		}
+		if b.Len() >= storage.MaxChunkOps || size >= storage.MaxChunkBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		last = idx
+		size += len(e.GetData())
 		if n.sink != nil {
+			if described == nil {
+				described = make([]storage.EntryValue, 0, len(ents))
+			}
 			described = append(described, storage.DescribeEntry(e, DescribeEntryData))
 		}
 		switch e.GetType() {
@@ -56,13 +84,8 @@ func (n *Node) apply(ents []*pb.Entry, hs *pb.HardState, out *Output) error {
 	if last == n.applied {
 		return n.saveCommit(hs)
 	}
-	n.emit(Event{Kind: KindApply, Apply: &ApplyInfo{From: n.applied + 1, To: last, Entries: described}})
-	if err := n.store.SaveCommitApplied(hs, b, last, cs); err != nil {
+	if err := flush(); err != nil {
 		return err
-	}
-	n.applied = last
-	if cs != nil {
-		n.confState = cs
 	}
 	out.Results = append(out.Results, results...)
 	return nil

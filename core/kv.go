@@ -142,7 +142,7 @@ func kvRestorer(e storage.Engine, failpoint func(string)) storage.Restorer {
 		var b storage.Batch
 		size := 0
 		flush := func(force bool) error {
-			if b.Len() == 0 || (!force && size < storage.RestoreChunkBytes && b.Len() < storage.MaxChunkOps) {
+			if b.Len() == 0 || (!force && size < storage.MaxChunkBytes && b.Len() < storage.MaxChunkOps) {
 				return nil
 			}
 			err := apply(&b)

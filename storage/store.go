@@ -52,16 +52,13 @@ type state struct {
 }
 
 // Restorer replaces the state machine with the snapshot data: it hands
-// apply the writes to make, in batches of at most RestoreChunkBytes and
+// apply the writes to make, in batches of at most MaxChunkBytes and
 // MaxChunkOps writes each, so that a state machine larger than an engine's
 // batch still restores. The store records the snapshot first, with the
 // applied index still behind it: until the restore ends the member knows it
 // is incomplete, and a member that crashed in the middle restores again
 // from the snapshot when it opens (FinishRestore).
 type Restorer func(data []byte, apply func(*Batch) error) error
-
-// RestoreChunkBytes is the size a restorer keeps its batches under.
-const RestoreChunkBytes = 1 << 20
 
 var _ raft.Storage = (*Store)(nil)
 
@@ -300,10 +297,11 @@ func (s *Store) entry(i uint64) (*pb.Entry, error) {
 
 // Append writes entries (raft.MemoryStorage.Append): entries below
 // FirstIndex are ignored, and every stored entry at or after the first new
-// one is replaced, so LastIndex can go down (§5.3). It does not sync.
+// one is replaced, so LastIndex can go down (§5.3). It does not sync. Like
+// Save, it takes more batches than one when one cannot hold the entries.
 func (s *Store) Append(entries []*pb.Entry) error {
-	t := s.begin()
-	if err := t.append(entries); err != nil {
+	t, err := s.appendAll(s.begin(), entries, nil)
+	if err != nil {
 		return err
 	}
 	return t.commit(false)
@@ -418,16 +416,12 @@ func (s *Store) dropBelow() error {
 	return nil
 }
 
-// MaxChunkOps bounds the writes of the batches the store makes in bulk (a
-// compaction, a restore chunk): 1024 keys fit an engine batch of Badger with
-// its smallest memtable (1 MiB: 1638 keys), and a batch costs little next
-// to a thousand deletes.
-const MaxChunkOps = 1024
-
 // Save writes what one Ready asks to persist in one atomic batch, in raft's
 // order: the snapshot, the entries (truncating a conflicting suffix), the
 // HardState. It syncs when mustSync is true or a snapshot is present
-// (Ready.MustSync ignores snapshots).
+// (Ready.MustSync ignores snapshots). Entries too many for one batch (a
+// follower catching up on small entries) go in several, the HardState with
+// the last (appendInBatches).
 func (s *Store) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, mustSync bool) error {
 	t := s.begin()
 	if !raft.IsEmptySnap(snap) {
@@ -436,13 +430,9 @@ func (s *Store) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, m
 		}
 		mustSync = true
 	}
-	if err := t.append(entries); err != nil {
+	t, err := s.appendAll(t, entries, hs)
+	if err != nil {
 		return err
-	}
-	if !raft.IsEmptyHardState(hs) {
-		if err := t.setHardState(hs); err != nil {
-			return err
-		}
 	}
 	if err := t.commit(mustSync); err != nil {
 		return err

@@ -77,29 +77,40 @@ func (t *txn) deleteEntries(lo, hi uint64) {
 	}
 }
 
-func (t *txn) append(entries []*pb.Entry) error {
+// appendable checks that entries may be appended to the log of t, and
+// returns those not compacted already (none at all is no error).
+func (t *txn) appendable(entries []*pb.Entry) ([]*pb.Entry, error) {
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	for i := 1; i < len(entries); i++ {
 		prev, e := entries[i-1], entries[i]
 		if e.GetIndex() != prev.GetIndex()+1 || e.GetTerm() < prev.GetTerm() {
-			return fmt.Errorf("storage: append: entry %d/%d does not follow %d/%d", e.GetIndex(), e.GetTerm(), prev.GetIndex(), prev.GetTerm())
+			return nil, fmt.Errorf("storage: append: entry %d/%d does not follow %d/%d", e.GetIndex(), e.GetTerm(), prev.GetIndex(), prev.GetTerm())
 		}
 	}
 	if last := entries[len(entries)-1].GetIndex(); last < t.st.first {
-		return nil // all compacted already
+		return nil, nil // all compacted already
 	}
 	if t.st.first > entries[0].GetIndex() {
 		entries = entries[t.st.first-entries[0].GetIndex():]
 	}
 	lo := entries[0].GetIndex()
 	if lo > t.st.last+1 {
-		return fmt.Errorf("storage: append at %d leaves a gap after last index %d", lo, t.st.last)
+		return nil, fmt.Errorf("storage: append at %d leaves a gap after last index %d", lo, t.st.last)
 	}
 	if lo <= t.st.hs.GetCommit() && lo <= t.st.last {
-		return fmt.Errorf("storage: append at %d would overwrite committed entries (commit %d)", lo, t.st.hs.GetCommit())
+		return nil, fmt.Errorf("storage: append at %d would overwrite committed entries (commit %d)", lo, t.st.hs.GetCommit())
 	}
+	return entries, nil
+}
+
+func (t *txn) append(entries []*pb.Entry) error {
+	entries, err := t.appendable(entries)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	lo := entries[0].GetIndex()
 	newLast := entries[len(entries)-1].GetIndex()
 	// Truncate the conflicting suffix beyond what the new entries overwrite.
 	if newLast < t.st.last {
@@ -136,13 +147,21 @@ func (t *txn) append(entries []*pb.Entry) error {
 	return nil
 }
 
-func (t *txn) setHardState(hs *pb.HardState) error {
-	old := t.st.hs
+// hardStateFollows says why hs may not replace the HardState of st, or nil.
+func (st *state) hardStateFollows(hs *pb.HardState) error {
+	old := st.hs
 	switch {
 	case hs.GetTerm() < old.GetTerm():
 		return fmt.Errorf("storage: hard state term going back from %d to %d", old.GetTerm(), hs.GetTerm())
 	case hs.GetTerm() == old.GetTerm() && old.GetVote() != 0 && hs.GetVote() != old.GetVote():
 		return fmt.Errorf("storage: hard state vote changing from %d to %d in term %d", old.GetVote(), hs.GetVote(), hs.GetTerm())
+	}
+	return nil
+}
+
+func (t *txn) setHardState(hs *pb.HardState) error {
+	if err := t.st.hardStateFollows(hs); err != nil {
+		return err
 	}
 	t.st.hs = proto.Clone(hs).(*pb.HardState)
 	t.dirty |= dirtyHardState
@@ -267,8 +286,8 @@ func (t *txn) commit(sync bool) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if key, reason := t.st.check(); reason != "" {
-		return fmt.Errorf("storage: refusing a write that would break %s: %s", key, reason)
+	if err := t.st.refusal(); err != nil {
+		return err
 	}
 	if t.dirty&dirtyFirst != 0 {
 		t.put(keyFirstIndex, putUint64Pair(t.st.first, t.st.prevTerm), FirstIndexValue{Index: t.st.first, PrevTerm: t.st.prevTerm})
@@ -296,6 +315,15 @@ func (t *txn) commit(sync bool) error {
 		for i, op := range t.b.Ops {
 			s.observer(KeyChange{Key: DisplayKey(op.Key), Deleted: op.Delete, Value: t.values[i], Synced: sync})
 		}
+	}
+	return nil
+}
+
+// refusal is the error of a write that would leave the store in st, when st
+// breaks an invariant (check), or nil.
+func (st *state) refusal() error {
+	if key, reason := st.check(); reason != "" {
+		return fmt.Errorf("storage: refusing a write that would break %s: %s", key, reason)
 	}
 	return nil
 }

@@ -64,9 +64,8 @@ type config struct {
 // default, 64 MiB, made a member's memory three times etcd's), and a
 // transaction holds at most 15% of it (2.4 MiB here), counting values of
 // 1 MiB and more as a 12-byte pointer, and 13107 keys. Raftlab's batches
-// stay inside that: a Ready's entries are bounded by the driver (core/live),
-// a snapshot's state machine is restored in chunks, a long log is compacted
-// or replaced by a snapshot in chunks (storage.RestoreChunkBytes,
+// stay inside that: whatever the store writes in bulk (a long append, a long
+// apply, a restore, a compaction) goes in chunks (storage.MaxChunkBytes,
 // storage.MaxChunkOps), and a larger batch fails with an error that names
 // the limit.
 const DefaultMemTableSize = 8 << 20

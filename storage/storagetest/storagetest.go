@@ -66,6 +66,7 @@ func Run(t *testing.T, newFactory func(t *testing.T) Factory) {
 	t.Run("Damaged", func(t *testing.T) { testDamaged(t, newFactory) })
 	t.Run("EntriesBelowFirst", func(t *testing.T) { testEntriesBelowFirst(t, newFactory(t)) })
 	t.Run("Tail", func(t *testing.T) { testTail(t, newFactory(t)) })
+	t.Run("LongAppend", func(t *testing.T) { testLongAppend(t, newFactory) })
 	t.Run("Differential", func(t *testing.T) { testDifferential(t, newFactory(t)) })
 }
 
@@ -76,6 +77,9 @@ type recEngine struct {
 	applies []applyRecord
 	// refuse makes Apply fail, writing nothing: an engine error.
 	refuse bool
+	// failAt, when not 0, sets refuse at the failAt-th Apply from now: a
+	// member stopping in the middle of a store call.
+	failAt int
 	// scans counts Scan calls.
 	scans int
 }
@@ -93,6 +97,11 @@ type applyRecord struct {
 }
 
 func (r *recEngine) Apply(b *storage.Batch, sync bool) error {
+	if r.failAt > 0 {
+		if r.failAt--; r.failAt == 0 {
+			r.refuse = true
+		}
+	}
 	if r.refuse {
 		return errRefused
 	}
