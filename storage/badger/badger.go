@@ -61,14 +61,17 @@ type config struct {
 
 // DefaultMemTableSize is the memtable size unless WithMemTableSize says
 // otherwise. Badger allocates the whole memtable up front in the Go heap (its
-// default, 64 MiB, made a member's memory three times etcd's), and a
-// transaction holds at most 15% of it (2.4 MiB here), counting values of
-// 1 MiB and more as a 12-byte pointer, and 13107 keys. Raftlab's batches
-// stay inside that: whatever the store writes in bulk (a long append, a long
-// apply, a restore, a compaction) goes in chunks (storage.MaxChunkBytes,
-// storage.MaxChunkOps), and a larger batch fails with an error that names
-// the limit.
-const DefaultMemTableSize = 8 << 20
+// default, 64 MiB, made a member's memory three times etcd's), two of them
+// while one is flushed, and the flush builds the whole memtable into one
+// table in memory. 4 MiB rather than 8 took a member's peak RSS under one
+// client's writes from 83-84 to 68-69 MiB (docs/performance.md item 23).
+// A transaction holds at most 15% of it (614 KiB here), counting values of
+// 307 KiB and more (half of that, see Open) as a 12-byte pointer, and 6553
+// keys. Raftlab's batches stay inside that: whatever the store writes in
+// bulk (a long append, a long apply, a restore, a compaction) goes in chunks
+// (storage.MaxChunkBytes, storage.MaxChunkOps), and a larger batch fails
+// with an error that names the limit.
+const DefaultMemTableSize = 4 << 20
 
 // WithSyncWrites turns on Badger's own SyncWrites: every Apply is synced,
 // including those the store does not ask to sync (Append, Compact,
@@ -89,6 +92,9 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 func WithMemTableSize(bytes int64) Option { return func(c *config) { c.memTableSize = bytes } }
 
 var errClosed = errors.New("badger: engine is closed")
+
+// blockCacheSize is the size of Badger's block cache.
+const blockCacheSize = 8 << 20
 
 // maxValueThreshold is Badger's largest ValueThreshold (1 MiB): smaller values
 // are kept in the LSM tree and its write-ahead log, larger ones in the value
@@ -123,6 +129,13 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		// dereferences a nil block when that check fails, in a goroutine
 		// of its own.
 		WithChecksumVerificationMode(options.OnBlockRead).
+		// Badger's default block cache is 256 MiB, and the blocks a
+		// member reads back (a snapshot's scan of the state machine, old
+		// entries for a lagging follower) stay in it, decompressed, in the
+		// Go heap: 8 MiB took about 10 MiB off a member's RSS after a
+		// load (docs/performance.md item 23). Raft's recent entries are read
+		// from memory anyway (storage/tail.go).
+		WithBlockCacheSize(blockCacheSize).
 		WithLogger(nil)
 	if cfg.logger != nil {
 		bo = bo.WithLogger(logAdapter{cfg.logger})
@@ -280,8 +293,8 @@ func (e *Engine) writeError(b *storage.Batch, key []byte, err error) error {
 			size += len(op.Key) + len(op.Value)
 		}
 		return fmt.Errorf("badger: batch of %d writes (%d bytes) exceeds the transaction limit of %d bytes or %d keys "+
-			"(15%% of the %d-byte memtable, see WithMemTableSize; values of 1 MiB or more count as 12 bytes): %w",
-			b.Len(), size, e.db.MaxBatchSize(), e.db.MaxBatchCount(), e.cfg.memTableSize, err)
+			"(15%% of the %d-byte memtable, see WithMemTableSize; values of %d bytes or more count as 12 bytes): %w",
+			b.Len(), size, e.db.MaxBatchSize(), e.db.MaxBatchCount(), e.cfg.memTableSize, e.valueThreshold, err)
 	}
 	if key != nil {
 		return fmt.Errorf("badger: write %s: %w", storage.DisplayKey(key), err)
