@@ -11,7 +11,7 @@ import (
 // TestRestoreChunksByKeys restores a state machine of many tiny keys (well
 // under MaxChunkBytes in all) and checks that no batch holds more than
 // storage.MaxChunkOps writes: a Badger transaction is bounded in keys as
-// well as bytes (13107 keys with Raftlab's 8 MiB memtable, 1638 with the
+// well as bytes (6553 keys with Raftlab's 4 MiB memtable, 1638 with the
 // smallest), and these 6500 writes took one batch before.
 func TestRestoreChunksByKeys(t *testing.T) {
 	e := memory.New()

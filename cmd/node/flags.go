@@ -128,8 +128,9 @@ func printUsage(w io.Writer) {
 
 // defaultMemoryLimit is --memory-limit's default. At rest a member holds
 // 15-30 MiB of heap; under load about 18 MiB stays live between collections,
-// and each table Badger flushes adds about 50 MB for a moment (a 28 MB
-// builder, the full memtable beside the new one). The collector lets the
+// and each table Badger flushes added about 50 MB for a moment (a 28 MB
+// builder, the full memtable beside the new one; item 23 has since halved
+// the memtable, and with it what a flush adds). The collector lets the
 // heap grow to twice what is live, so a flush alone would take it past
 // 100 MiB; at 96 MiB it collects sooner during a flush and nowhere else.
 // Measured at 64 clients (docs/performance.md, item 22): the members' peak

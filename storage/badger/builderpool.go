@@ -16,8 +16,9 @@ import (
 // (a z.Allocator; ristretto allocates outside the heap only in its cgo
 // jemalloc build). A builder keeps every block of the table and, beside each,
 // a buffer sized for the worst case of its compression, and the allocator
-// grows by doubling: flushing the 8 MiB memtable takes 4+8+16 = 28 MB, and
-// a compaction's builders start at 4 MB. When a table is written, Badger
+// grows by doubling: flushing an 8 MiB memtable (the default until
+// docs/performance.md item 23) took 4+8+16 = 28 MB, and a compaction's
+// builders start at 4 MB. When a table is written, Badger
 // returns the allocator, buffers and all, to a pool of up to eight
 // (DB.allocPool) for the next builder. It lets one go every 2 s only once
 // no builder has been made for 2 s: under steady writes, never. So a member under load kept the

@@ -10,7 +10,8 @@ import (
 
 // TestLongLogCompactsAndTakesASnapshot keeps a log several times longer
 // than one Badger transaction may delete (1638 keys with a 1 MiB memtable;
-// 13107 with the default 8 MiB, which --snapshot-entries 30000 passed), then
+// 6553 with the default 4 MiB; 13107 with the 8 MiB it was, which
+// --snapshot-entries 30000 passed), then
 // compacts it and replaces it with a snapshot. Both used to be one batch and
 // stopped every member of a cluster at its first snapshot with "Txn is too
 // big"; the store now deletes in chunks (Store.Compact, trimForSnapshot).
