@@ -24,7 +24,9 @@
 //     commit beyond the log. Raft never asks for any of these; a store that
 //     did them would double-vote or forget acknowledged entries.
 //   - A refused write changes nothing: not the store, not the engine, and
-//     the observer hears nothing. A Save is refused or done as a whole.
+//     the observer hears nothing. A Save is refused or done as a whole,
+//     except one too long for an engine batch: it takes several, and an
+//     engine failing in between leaves a log Open accepts (LongAppend).
 //   - InitialState returns an empty HardState, never nil, before the first
 //     one is set, and the ConfState as of the applied index (SaveApplied,
 //     ApplySnapshot, or a CreateSnapshot that moves the applied index),
