@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/raftlab/raftlab/storage"
 )
@@ -35,7 +36,7 @@ func testLongAppend(t *testing.T, newFactory func(t *testing.T) Factory) {
 		for i := uint64(1); size < 1<<20; i++ {
 			e := ent(i, 1, "")
 			batch = append(batch, e)
-			size += 8
+			size += proto.Size(e)
 		}
 		if err := s.Save(hardState(1, 1, 0), batch, nil, true); err != nil {
 			t.Fatalf("Save of %d entries: %v", len(batch), err)
