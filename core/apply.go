@@ -57,7 +57,7 @@ func (n *Node) apply(ents []*pb.Entry, hs *pb.HardState, out *Output) error {
 		if idx != last+1 {
 			return fmt.Errorf("core: committed entry %d does not follow applied %d", idx, last)
 		}
-		if b.Len() >= storage.MaxChunkOps || size >= storage.MaxChunkBytes {
+		if b.Len() >= storage.MaxChunkOps || size >= n.store.ChunkBytes() {
 			if err := flush(); err != nil {
 				return err
 			}

@@ -140,9 +140,9 @@ func kvRestorer(e storage.Engine, failpoint func(string)) storage.Restorer {
 			return err
 		}
 		var b storage.Batch
-		size := 0
+		size, chunk := 0, storage.ChunkBytes(e)
 		flush := func(force bool) error {
-			if b.Len() == 0 || (!force && size < storage.MaxChunkBytes && b.Len() < storage.MaxChunkOps) {
+			if b.Len() == 0 || (!force && size < chunk && b.Len() < storage.MaxChunkOps) {
 				return nil
 			}
 			err := apply(&b)

@@ -9,7 +9,7 @@ import (
 )
 
 // TestRestoreChunksByKeys restores a state machine of many tiny keys (well
-// under MaxChunkBytes in all) and checks that no batch holds more than
+// under DefaultChunkBytes in all) and checks that no batch holds more than
 // storage.MaxChunkOps writes: a Badger transaction is bounded in keys as
 // well as bytes (6553 keys with Raftlab's 4 MiB memtable, 1638 with the
 // smallest), and these 6500 writes took one batch before.
@@ -29,8 +29,8 @@ func TestRestoreChunksByKeys(t *testing.T) {
 		body = appendPair(body, storage.KVKey(fmt.Sprintf("k%d", i)), []byte{byte(i)})
 	}
 	data := finishSnapshotData(keys, body)
-	if len(data) >= storage.MaxChunkBytes {
-		t.Fatalf("snapshot of %d bytes: the test wants one under MaxChunkBytes", len(data))
+	if len(data) >= storage.DefaultChunkBytes {
+		t.Fatalf("snapshot of %d bytes: the test wants one under DefaultChunkBytes", len(data))
 	}
 	batches, biggest := 0, 0
 	err := kvRestorer(e, nil)(data, func(b *storage.Batch) error {

@@ -18,12 +18,44 @@ import (
 // to a thousand writes.
 const MaxChunkOps = 1024
 
-// MaxChunkBytes bounds the bytes of a bulk batch, all but its last value:
-// 64 KiB with MaxChunkOps keys, and one more value as large as Badger keeps
-// inline (a larger one goes to its value log and counts as a pointer), fit a
-// batch of Badger with its smallest memtable (157 KiB, values inline up to
-// 78 KiB).
-const MaxChunkBytes = 64 << 10
+// ChunkOpsSlack is how many writes a bulk batch may hold beyond
+// MaxChunkOps: a chunk is cut before the write that passes the bound, and
+// the batch that ends it also carries the raft keys that change with it
+// (the last and uncommitted indexes, the HardState, the ConfState, a
+// member's address).
+const ChunkOpsSlack = 64
+
+// DefaultChunkBytes bounds the bytes of a bulk batch, all but its last
+// value, for an engine that does not say what it holds (a ChunkSizer says).
+const DefaultChunkBytes = 64 << 10
+
+// A ChunkSizer is an engine whose batches are bounded in bytes, and says by
+// how much: ChunkBytes is how many bytes of keys and values a batch of at
+// most MaxChunkOps+ChunkOpsSlack writes may hold, beside one more value of
+// any size the engine accepts, and still fit one Apply.
+type ChunkSizer interface {
+	ChunkBytes() int
+}
+
+// ChunkBytes returns the bytes of keys and values a bulk batch of e holds,
+// all but its last value: what e says (ChunkSizer), or DefaultChunkBytes.
+// Badger's chunks are four times larger than the default with its 4 MiB
+// memtable, so that a Ready of large values goes in one batch, not four
+// (docs/performance.md item 24).
+func ChunkBytes(e Engine) int {
+	if c, ok := e.(ChunkSizer); ok {
+		return max(c.ChunkBytes(), 0)
+	}
+	return DefaultChunkBytes
+}
+
+// ChunkBytes returns the bytes of keys and values a bulk batch of the
+// store's engine holds, all but its last value (the package's ChunkBytes).
+func (s *Store) ChunkBytes() int { return s.chunkBytes }
+
+// entryKeyBytes is the length of an entry's key (EntryKey), which a chunk of
+// entries counts beside each entry.
+const entryKeyBytes = len(KeyEntryPrefix) + 8
 
 // fitsOneBatch says whether appending entries, whose checks passed
 // (appendable), fits one batch beside what t holds already.
@@ -43,7 +75,7 @@ func (t *txn) fitsOneBatch(entries []*pb.Entry) bool {
 	}
 	size := 0
 	for _, e := range entries {
-		if size += proto.Size(e); size > MaxChunkBytes {
+		if size += entryKeyBytes + proto.Size(e); size > t.s.chunkBytes {
 			return false
 		}
 	}
@@ -55,9 +87,9 @@ func (t *txn) fitsOneBatch(entries []*pb.Entry) bool {
 // follower's log may lose uncommitted entries, never have a gap or one out
 // of order). First the log is cut back to the first new index, newest
 // entries first, so that what stays is always a prefix of the old log; then
-// the new entries go, oldest first. Every batch but the last is committed
-// unsynced: the last one syncs them all. It returns the txn holding the last
-// batch, for the caller to add the HardState to and commit. Until then the
+// the new entries go, oldest first, MaxChunkOps or ChunkBytes at a time.
+// Every batch but the last is committed unsynced: the last one syncs them
+// all. It returns the txn holding the last batch, for the caller to add the HardState to and commit. Until then the
 // HardState on disk is the old one, whose commit index is below the first
 // new entry (appendable refuses to overwrite committed entries), so a crash
 // in between leaves a log that only lacks what raft had not acknowledged.
@@ -99,8 +131,8 @@ func (s *Store) appendInBatches(t *txn, entries []*pb.Entry, hs *pb.HardState) (
 	for {
 		n, size := 0, 0
 		for n < len(entries) && n < MaxChunkOps {
-			size += proto.Size(entries[n])
-			if n > 0 && size > MaxChunkBytes {
+			size += entryKeyBytes + proto.Size(entries[n])
+			if n > 0 && size > s.chunkBytes {
 				break
 			}
 			n++

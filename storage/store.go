@@ -19,6 +19,8 @@ import (
 // its methods must not be called concurrently.
 type Store struct {
 	e Engine
+	// chunkBytes is what a bulk batch of e holds (ChunkBytes).
+	chunkBytes int
 
 	// The cached state. Invariant: it equals what the engine holds, because
 	// it is only replaced after a batch was applied.
@@ -52,9 +54,9 @@ type state struct {
 }
 
 // Restorer replaces the state machine with the snapshot data: it hands
-// apply the writes to make, in batches of at most MaxChunkBytes and
-// MaxChunkOps writes each, so that a state machine larger than an engine's
-// batch still restores. The store records the snapshot first, with the
+// apply the writes to make, in batches of at most the engine's ChunkBytes
+// (all but the last value) and MaxChunkOps writes each, so that a state
+// machine larger than an engine's batch still restores. The store records the snapshot first, with the
 // applied index still behind it: until the restore ends the member knows it
 // is incomplete, and a member that crashed in the middle restores again
 // from the snapshot when it opens (FinishRestore).
@@ -70,7 +72,7 @@ var ErrClosed = errors.New("storage: store is closed")
 // An engine with some keys must hold a consistent log; otherwise Open fails
 // with a *CorruptError naming the key, and never repairs or truncates.
 func Open(e Engine) (*Store, error) {
-	s := &Store{e: e}
+	s := &Store{e: e, chunkBytes: ChunkBytes(e)}
 	st, err := load(e)
 	if errors.Is(err, errFresh) {
 		st = state{first: 1, hs: &pb.HardState{}, cs: &pb.ConfState{}, snap: pb.EnsureSnapshotMetadata(nil)}

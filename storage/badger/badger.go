@@ -43,12 +43,18 @@ type Engine struct {
 	// cover too.
 	valueThreshold int64
 
+	// chunkBytes is what ChunkBytes returns.
+	chunkBytes int
+
 	// drainer keeps Badger's table-builder pool empty (builderpool.go);
 	// nil if this Badger keeps the pool elsewhere.
 	drainer *poolDrainer
 }
 
-var _ storage.Engine = (*Engine)(nil)
+var (
+	_ storage.Engine     = (*Engine)(nil)
+	_ storage.ChunkSizer = (*Engine)(nil)
+)
 
 // Option configures Open.
 type Option func(*config)
@@ -69,8 +75,8 @@ type config struct {
 // 307 KiB and more (half of that, see Open) as a 12-byte pointer, and 6553
 // keys. Raftlab's batches stay inside that: whatever the store writes in
 // bulk (a long append, a long apply, a restore, a compaction) goes in chunks
-// (storage.MaxChunkBytes, storage.MaxChunkOps), and a larger batch fails
-// with an error that names the limit.
+// (ChunkBytes, storage.MaxChunkOps), and a larger batch fails with an error
+// that names the limit.
 const DefaultMemTableSize = 4 << 20
 
 // WithSyncWrites turns on Badger's own SyncWrites: every Apply is synced,
@@ -160,6 +166,10 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("badger: open %s: damaged table: %w", dir, err)
 	}
 	e := &Engine{dir: dir, cfg: cfg, db: db, valueThreshold: threshold}
+	ops := int64(storage.MaxChunkOps + storage.ChunkOpsSlack)
+	// Badger refuses a transaction whose size reaches MaxBatchSize, and a
+	// transaction starts with txnBytes of it taken.
+	e.chunkBytes = int(db.MaxBatchSize() - txnBytes - threshold - ops*chunkOpBytes)
 	if e.drainer, err = startPoolDrainer(db); err != nil && cfg.logger != nil {
 		cfg.logger.Warn(err.Error())
 	}
@@ -169,6 +179,28 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 	e.dur.vlogDirty = !cfg.syncWrites
 	return e, nil
 }
+
+// chunkOpBytes is what each write of a chunk may take in a transaction
+// beyond the key and value bytes that whoever cuts the chunk counts: Badger
+// adds 12 bytes to each, and the raft keys that go with a chunk (the
+// indexes, the HardState) and the /kv/ prefix of the state machine's keys
+// are not counted.
+const chunkOpBytes = 32
+
+// txnBytes is what a Badger transaction counts before its first write: the
+// entry that ends it in the write-ahead log (len("!badger!txn") + 10,
+// db.NewTransaction).
+const txnBytes = 21
+
+// ChunkBytes implements storage.ChunkSizer. Badger refuses a transaction once
+// its writes reach MaxBatchSize (15% of the memtable), counting each write's
+// key and value, a value at or above the value threshold as a 12-byte
+// pointer. So a chunk holds that, less the largest value kept inline (its
+// last value may be one) and chunkOpBytes for each write: 273 KiB with the
+// 4 MiB memtable, where storage.DefaultChunkBytes is 64 KiB, so that a
+// Ready of 256 KiB of entries goes in one transaction, not four; 43 KiB
+// with the smallest memtable (1 MiB).
+func (e *Engine) ChunkBytes() int { return e.chunkBytes }
 
 // Dir returns the directory of the database.
 func (e *Engine) Dir() string { return e.dir }
