@@ -40,7 +40,7 @@ type ChunkSizer interface {
 // ChunkBytes returns the bytes of keys and values a bulk batch of e holds,
 // all but its last value: what e says (ChunkSizer), or DefaultChunkBytes.
 // Badger's chunks are four times larger than the default with its 4 MiB
-// memtable, so that a Ready of large values goes in one batch, not four
+// memtable, so that a Ready of large values goes in one batch, not six
 // (docs/performance.md item 24).
 func ChunkBytes(e Engine) int {
 	if c, ok := e.(ChunkSizer); ok {
@@ -89,10 +89,11 @@ func (t *txn) fitsOneBatch(entries []*pb.Entry) bool {
 // entries first, so that what stays is always a prefix of the old log; then
 // the new entries go, oldest first, MaxChunkOps or ChunkBytes at a time.
 // Every batch but the last is committed unsynced: the last one syncs them
-// all. It returns the txn holding the last batch, for the caller to add the HardState to and commit. Until then the
-// HardState on disk is the old one, whose commit index is below the first
-// new entry (appendable refuses to overwrite committed entries), so a crash
-// in between leaves a log that only lacks what raft had not acknowledged.
+// all. It returns the txn holding the last batch, for the caller to add the
+// HardState to and commit. Until then the HardState on disk is the old one,
+// whose commit index is below the first new entry (appendable refuses to
+// overwrite committed entries), so a crash in between leaves a log that only
+// lacks what raft had not acknowledged.
 //
 // A write the store refuses (a HardState going back, or committing past the
 // new last index) is refused before the first batch, so that it still

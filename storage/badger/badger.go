@@ -198,7 +198,7 @@ const txnBytes = 21
 // pointer. So a chunk holds that, less the largest value kept inline (its
 // last value may be one) and chunkOpBytes for each write: 273 KiB with the
 // 4 MiB memtable, where storage.DefaultChunkBytes is 64 KiB, so that a
-// Ready of 256 KiB of entries goes in one transaction, not four; 43 KiB
+// Ready of 256 KiB of entries goes in one transaction, not six; 43 KiB
 // with the smallest memtable (1 MiB).
 func (e *Engine) ChunkBytes() int { return e.chunkBytes }
 
