@@ -70,8 +70,11 @@ func (t *txn) fitsOneBatch(entries []*pb.Entry) bool {
 	if ops > MaxChunkOps {
 		return false
 	}
-	if len(entries) == 1 {
-		return true // one entry goes alone whatever its size
+	if len(entries) == 1 && t.b.Len() == 0 {
+		// One entry goes alone whatever its size; beside a snapshot
+		// (which may be as large as an engine keeps inline) it must fit
+		// a chunk, like any other.
+		return true
 	}
 	size := 0
 	for _, e := range entries {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/raftlab/raftlab/storage"
 )
@@ -82,5 +83,42 @@ func TestReadyOfLargeValuesIsOneBatch(t *testing.T) {
 	}
 	if last, _ := s.LastIndex(); last != 17 {
 		t.Fatalf("last index %d after the save, want 17", last)
+	}
+}
+
+// TestSnapshotBesideOneLargeEntry saves a Ready holding a received snapshot
+// and one entry, each just under the size Badger keeps inline: together
+// they pass its transaction limit, so the snapshot must go in a batch of its
+// own. One entry alone goes in one batch whatever its size; beside a
+// snapshot it did not fit.
+func TestSnapshotBesideOneLargeEntry(t *testing.T) {
+	e := openT(t, t.TempDir())
+	c := &batchCounter{Engine: e}
+	s, err := storage.Open(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inline := int(e.valueThreshold - 1)
+	// As the store keeps it: EnsureSnapshot spells out the defaults.
+	snap := pb.EnsureSnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(uint64(10)), Term: new(uint64(1)), ConfState: &pb.ConfState{Voters: []uint64{1}}}})
+	snap.Data = make([]byte, inline-proto.Size(snap)-4) // 4: the field's tag and length
+	ent := &pb.Entry{Index: new(uint64(11)), Term: new(uint64(1))}
+	ent.Data = make([]byte, inline-proto.Size(ent)-4)
+	if proto.Size(snap) != inline || proto.Size(ent) != inline {
+		t.Fatalf("a snapshot of %d bytes and an entry of %d, want %d each", proto.Size(snap), proto.Size(ent), inline)
+	}
+	c.batches = 0
+	if err := s.Save(&pb.HardState{Term: new(uint64(1)), Commit: new(uint64(10))}, []*pb.Entry{ent}, snap, true); err != nil {
+		t.Fatalf("Save of a %d-byte snapshot and a %d-byte entry: %v", proto.Size(snap), proto.Size(ent), err)
+	}
+	if c.batches != 2 {
+		t.Fatalf("the save took %d batches, want 2: the snapshot, then the entry", c.batches)
+	}
+	if last, _ := s.LastIndex(); last != 11 {
+		t.Fatalf("last index %d after the save, want 11", last)
+	}
+	got, err := s.Snapshot()
+	if err != nil || !bytes.Equal(got.GetData(), snap.Data) {
+		t.Fatalf("Snapshot() after the save: %d bytes, %v", len(got.GetData()), err)
 	}
 }
