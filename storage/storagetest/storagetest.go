@@ -98,6 +98,11 @@ type applyRecord struct {
 	sync bool
 }
 
+// ChunkBytes passes on the chunk size of the engine under test: embedding
+// the Engine interface hides it, and the suite would cut Badger's chunks at
+// the default instead of its own.
+func (r *recEngine) ChunkBytes() int { return storage.ChunkBytes(r.Engine) }
+
 func (r *recEngine) Apply(b *storage.Batch, sync bool) error {
 	if r.failAt > 0 {
 		if r.failAt--; r.failAt == 0 {
