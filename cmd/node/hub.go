@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sort"
 	"sync"
 
 	"github.com/raftlab/raftlab/core"
@@ -10,11 +11,16 @@ import (
 // subscribers. Publishing never blocks: a subscriber that cannot keep up is
 // cut off (it may resume from its last sequence number), so a slow UI never
 // slows the member or the other UIs.
+//
+// The history holds the events themselves, not pointers to copies: a loaded
+// leader makes about 50,000 events a second, and nobody watches most of
+// them. Publishing allocates only for subscribers, once per event however
+// many there are (docs/performance.md, item 25).
 type hub struct {
 	mu   sync.Mutex
-	ring []*hubEvent // the last cap(ring) events, oldest at start
-	next int         // where the next event goes once the ring is full
-	full bool
+	ring []core.Event // the last size events, oldest at next once full
+	size int
+	next int // where the next event goes once the ring is full
 	subs map[*subscriber]struct{}
 	// observe gets every event before subscribers (metrics).
 	observe func(*core.Event)
@@ -24,7 +30,7 @@ type hub struct {
 // is cut off.
 const subscriberBuffer = 8192
 
-// hubEvent is an event as the hub holds it: encoded to JSON once, by the
+// hubEvent is an event as the streams send it: encoded to JSON once, by the
 // first stream that sends it, however many streams do. Observing a member
 // from four browsers costs one encoding per event, not four.
 type hubEvent struct {
@@ -55,24 +61,33 @@ type subscriber struct {
 }
 
 func newHub(history int, observe func(*core.Event)) *hub {
-	return &hub{ring: make([]*hubEvent, 0, history), subs: map[*subscriber]struct{}{}, observe: observe}
+	// The ring grows as events come (a member may be given a history of
+	// millions it never reaches).
+	return &hub{ring: make([]core.Event, 0, min(history, 1024)), size: history, subs: map[*subscriber]struct{}{}, observe: observe}
 }
 
 // publish records e and hands it to every subscriber.
 func (h *hub) publish(e core.Event) {
-	if h.observe != nil {
-		h.observe(&e)
-	}
-	he := &hubEvent{Event: e}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.ring) < cap(h.ring) {
-		h.ring = append(h.ring, he)
+	var slot *core.Event
+	if len(h.ring) < h.size {
+		h.ring = append(h.ring, e)
+		slot = &h.ring[len(h.ring)-1]
 	} else {
-		h.ring[h.next] = he
+		slot = &h.ring[h.next]
+		*slot = e
 		h.next = (h.next + 1) % len(h.ring)
-		h.full = true
 	}
+	// The slot, not &e: a pointer to the parameter would move every
+	// event to the heap.
+	if h.observe != nil {
+		h.observe(slot)
+	}
+	if len(h.subs) == 0 {
+		return
+	}
+	he := &hubEvent{Event: e}
 	for s := range h.subs {
 		select {
 		case s.ch <- he:
@@ -83,12 +98,9 @@ func (h *hub) publish(e core.Event) {
 	}
 }
 
-// history returns the recorded events in order.
-func (h *hub) historyLocked() []*hubEvent {
-	if !h.full {
-		return h.ring
-	}
-	return append(append([]*hubEvent(nil), h.ring[h.next:]...), h.ring[:h.next]...)
+// atLocked returns the i-th oldest recorded event.
+func (h *hub) atLocked(i int) *core.Event {
+	return &h.ring[(h.next+i)%len(h.ring)]
 }
 
 // subscribe returns the recorded events after since, how many events after
@@ -97,15 +109,20 @@ func (h *hub) historyLocked() []*hubEvent {
 func (h *hub) subscribe(since uint64) (backlog []*hubEvent, missed uint64, s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	hist := h.historyLocked()
+	n := len(h.ring)
 	// Written so that no since overflows (?since=18446744073709551615).
-	if len(hist) > 0 && since < hist[0].Seq-1 {
-		missed = hist[0].Seq - 1 - since
+	if n > 0 && since < h.atLocked(0).Seq-1 {
+		missed = h.atLocked(0).Seq - 1 - since
 	}
-	for i, e := range hist {
-		if e.Seq > since {
-			backlog = append([]*hubEvent(nil), hist[i:]...)
-			break
+	first := sort.Search(n, func(i int) bool { return h.atLocked(i).Seq > since })
+	if first < n {
+		// One allocation for the whole backlog, made while the driver
+		// waits on the lock.
+		evs := make([]hubEvent, n-first)
+		backlog = make([]*hubEvent, n-first)
+		for i := range evs {
+			evs[i].Event = *h.atLocked(first + i)
+			backlog[i] = &evs[i]
 		}
 	}
 	s = &subscriber{ch: make(chan *hubEvent, subscriberBuffer), cut: make(chan struct{})}
@@ -123,9 +140,8 @@ func (h *hub) unsubscribe(s *subscriber) {
 func (h *hub) lastSeq() uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	hist := h.historyLocked()
-	if len(hist) == 0 {
+	if len(h.ring) == 0 {
 		return 0
 	}
-	return hist[len(hist)-1].Seq
+	return h.atLocked(len(h.ring) - 1).Seq
 }
