@@ -64,7 +64,9 @@ type Node struct {
 	commit   uint64
 	timer    TimerInfo
 	progress map[uint64]ProgressInfo
-	readyNum uint64
+	// progressScratch is noteProgress's buffer, kept between Readies.
+	progressScratch []ProgressInfo
+	readyNum        uint64
 
 	// Invariant: applied is the store's applied index; confState is the
 	// membership as of applied; snapIndex is the latest snapshot's index.
