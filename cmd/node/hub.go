@@ -62,7 +62,8 @@ type subscriber struct {
 
 func newHub(history int, observe func(*core.Event)) *hub {
 	// The ring grows as events come (a member may be given a history of
-	// millions it never reaches).
+	// millions it never reaches). It holds at least the newest event.
+	history = max(history, 1)
 	return &hub{ring: make([]core.Event, 0, min(history, 1024)), size: history, subs: map[*subscriber]struct{}{}, observe: observe}
 }
 

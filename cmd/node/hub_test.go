@@ -101,3 +101,19 @@ func TestHubPublishUnwatchedAllocatesNothing(t *testing.T) {
 		t.Error("two subscribers got two copies of one event")
 	}
 }
+
+// A hub asked to keep no history still keeps the newest event, and does
+// not fail on the first.
+func TestHubOfNoHistory(t *testing.T) {
+	h := newHub(0, nil)
+	h.publish(core.Event{Seq: 1})
+	h.publish(core.Event{Seq: 2})
+	if got := h.lastSeq(); got != 2 {
+		t.Errorf("lastSeq %d, want 2", got)
+	}
+	if backlog, missed, sub := h.subscribe(0); len(backlog) != 1 || backlog[0].Seq != 2 || missed != 1 {
+		t.Errorf("backlog %d events, missed %d; want event 2, 1 missed", len(backlog), missed)
+	} else {
+		h.unsubscribe(sub)
+	}
+}
