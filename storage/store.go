@@ -56,10 +56,11 @@ type state struct {
 // Restorer replaces the state machine with the snapshot data: it hands
 // apply the writes to make, in batches of at most the engine's ChunkBytes
 // (all but the last value) and MaxChunkOps writes each, so that a state
-// machine larger than an engine's batch still restores. The store records the snapshot first, with the
-// applied index still behind it: until the restore ends the member knows it
-// is incomplete, and a member that crashed in the middle restores again
-// from the snapshot when it opens (FinishRestore).
+// machine larger than an engine's batch still restores. The store records
+// the snapshot first, with the applied index still behind it: until the
+// restore ends the member knows it is incomplete, and a member that crashed
+// in the middle restores again from the snapshot when it opens
+// (FinishRestore).
 type Restorer func(data []byte, apply func(*Batch) error) error
 
 var _ raft.Storage = (*Store)(nil)
