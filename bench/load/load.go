@@ -58,6 +58,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Seed makes the values and the hot-key draws reproducible.
 	Seed uint64
+	// KeepWrites keeps every measured write in Result.Writes, for a
+	// timeline of the run (compare -latency-log).
+	KeepWrites bool
 	// OnWindow, if set, is called as the measured window opens (true)
 	// and closes (false), for figures taken over the same window
 	// (metrics, CPU time).
@@ -77,6 +80,18 @@ type Result struct {
 	Latency Latency
 	// ErrorSamples are up to 3 distinct error texts, to say why.
 	ErrorSamples []string
+	// Writes are the acknowledged writes in the order they started, with
+	// Config.KeepWrites; nil without.
+	Writes []Write
+}
+
+// Write is one acknowledged write of the window.
+type Write struct {
+	// Client is the client that made it, 0 to Clients-1.
+	Client int
+	// Start is when the client sent it; Latency how long the answer took.
+	Start   time.Time
+	Latency time.Duration
 }
 
 // Throughput is acknowledged writes per second.
@@ -131,6 +146,7 @@ func Run(ctx context.Context, t Target, cfg Config) (Result, error) {
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		samples []time.Duration
+		writes  []Write
 		errs    int
 		texts   []string
 	)
@@ -139,9 +155,10 @@ func Run(ctx context.Context, t Target, cfg Config) (Result, error) {
 			c := &client{id: i, conn: conns[i%nConns], cfg: &cfg,
 				rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i)))}
 			c.value = c.makeValue()
-			own, nErr, own3 := c.loop(ctx, windowStart, windowEnd)
+			own, ownWrites, nErr, own3 := c.loop(ctx, windowStart, windowEnd)
 			mu.Lock()
 			samples = append(samples, own...)
+			writes = append(writes, ownWrites...)
 			errs += nErr
 			for _, s := range own3 {
 				if len(texts) < 3 && !slices.Contains(texts, s) {
@@ -171,7 +188,9 @@ func Run(ctx context.Context, t Target, cfg Config) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("load: %s: interrupted: %w", t.Name(), context.Cause(ctx))
 	}
+	slices.SortFunc(writes, func(a, b Write) int { return a.Start.Compare(b.Start) })
 	return Result{
+		Writes:       writes,
 		Target:       t.Name(),
 		Clients:      cfg.Clients,
 		Ops:          len(samples),
@@ -231,10 +250,11 @@ func (c *client) nextKey() string {
 }
 
 // loop runs until end and returns the latencies of the writes that started
-// in [start, end) and succeeded, the number of those that failed, and up
-// to 3 error texts.
-func (c *client) loop(ctx context.Context, start, end time.Time) ([]time.Duration, int, []string) {
+// in [start, end) and succeeded (and, with KeepWrites, those writes), the
+// number of those that failed, and up to 3 error texts.
+func (c *client) loop(ctx context.Context, start, end time.Time) ([]time.Duration, []Write, int, []string) {
 	samples := make([]time.Duration, 0, 1024)
+	var writes []Write
 	nErr := 0
 	var texts []string
 	for ctx.Err() == nil {
@@ -263,7 +283,10 @@ func (c *client) loop(ctx context.Context, start, end time.Time) ([]time.Duratio
 		}
 		if measured {
 			samples = append(samples, lat)
+			if c.cfg.KeepWrites {
+				writes = append(writes, Write{Client: c.id, Start: t0, Latency: lat})
+			}
 		}
 	}
-	return samples, nErr, texts
+	return samples, writes, nErr, texts
 }

@@ -188,3 +188,49 @@ func TestRunCallsOnWindowAroundTheWindowAndStopsWhenCanceled(t *testing.T) {
 		t.Errorf("canceled run took %v to return", d)
 	}
 }
+
+func TestKeepWritesGivesTheWindowsWritesInOrder(t *testing.T) {
+	f := newFakeServer(t, func(f *fakeServer, w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"index":1}`)
+	})
+	const clients, warmup, window = 4, 50 * time.Millisecond, 200 * time.Millisecond
+	cfg := Config{Clients: clients, ValueBytes: 8, Warmup: warmup, Duration: window, Endpoints: []string{f.srv.URL}}
+	res, err := Run(context.Background(), RaftlabHTTP{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Writes != nil {
+		t.Fatalf("%d writes kept without KeepWrites", len(res.Writes))
+	}
+
+	cfg.KeepWrites = true
+	began := time.Now()
+	res, err = Run(context.Background(), RaftlabHTTP{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops == 0 || len(res.Writes) != res.Ops {
+		t.Fatalf("%d writes kept for %d ops", len(res.Writes), res.Ops)
+	}
+	var longest time.Duration
+	seen := map[int]bool{}
+	for i, w := range res.Writes {
+		if i > 0 && w.Start.Before(res.Writes[i-1].Start) {
+			t.Fatalf("write %d started before write %d", i, i-1)
+		}
+		if w.Start.Before(began.Add(warmup)) || !w.Start.Before(time.Now()) {
+			t.Fatalf("write %d started at %v, outside the window (run began %v)", i, w.Start, began)
+		}
+		if w.Client < 0 || w.Client >= clients || w.Latency <= 0 {
+			t.Fatalf("write %d: %+v", i, w)
+		}
+		seen[w.Client] = true
+		longest = max(longest, w.Latency)
+	}
+	if len(seen) != clients {
+		t.Errorf("writes from %d clients, want %d", len(seen), clients)
+	}
+	if longest != res.Latency.Max {
+		t.Errorf("longest kept write %v, the summary's max %v", longest, res.Latency.Max)
+	}
+}

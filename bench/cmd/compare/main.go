@@ -56,6 +56,7 @@ type config struct {
 	raftnodeArgs         []string
 	settle               time.Duration
 	smoke                bool
+	latencyLog           string
 }
 
 // system is one of the compared ways in: a cluster kind and a client.
@@ -99,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.settle, "settle", 10*time.Second, "quiet time after a cluster's last run before its members' RSS is read again (0: read only at the end of the load)")
 	fs.StringVar(&c.dataRoot, "data-root", "", "directory for the clusters' temporary data (default: the system's temp dir)")
 	raftnodeArgs := fs.String("raftnode-args", "", "extra raftnode flags, space-separated (for experiments, e.g. --message-events=false)")
+	fs.StringVar(&c.latencyLog, "latency-log", "", "write every measured write (system, round, path, clients, client, start in Unix ns, latency in µs) to this CSV file, to see when the slow ones happened")
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that the harness works (about 10 s): 1 round, 0.2 s warm-up, 0.5 s windows, unless given")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -170,6 +172,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	var latLog *latencyLog
+	if c.latencyLog != "" {
+		if latLog, err = openLatencyLog(c.latencyLog); err != nil {
+			fmt.Fprintf(stderr, "compare: %v\n", err)
+			return 2
+		}
+		defer func() {
+			if err := latLog.close(); err != nil {
+				fmt.Fprintf(stderr, "compare: %v\n", err)
+			}
+		}()
+	}
 	began := time.Now()
 	printHeader(stdout, c)
 	var results []runResult
@@ -177,7 +191,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for round := 1; round <= c.rounds; round++ {
 		fmt.Fprintf(stdout, "\nround %d/%d\n", round, c.rounds)
 		for _, sys := range c.systems {
-			rs, err := runSystem(ctx, stdout, c, sys, round)
+			rs, err := runSystem(ctx, stdout, c, sys, round, latLog)
 			results = append(results, rs...)
 			if err != nil {
 				fmt.Fprintf(stdout, "FAILED: %s: %v\n", sys.name, err)
@@ -219,8 +233,9 @@ type runResult struct {
 }
 
 // runSystem starts a fresh cluster for sys, runs every client count on it,
-// reads the members' RSS and stops it.
-func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round int) ([]runResult, error) {
+// reads the members' RSS and stops it. Each run's writes go to latLog when
+// it is not nil.
+func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round int, latLog *latencyLog) ([]runResult, error) {
 	opts := cluster.Options{DataRoot: c.dataRoot, Members: clusterMembers}
 	t0 := time.Now()
 	var (
@@ -283,6 +298,12 @@ func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round 
 			return out2, err
 		}
 		r.round, r.via = round, rc.via
+		if latLog != nil {
+			if err := latLog.add(r); err != nil {
+				return out2, err
+			}
+			r.res.Writes = nil
+		}
 		out2 = append(out2, r)
 		printRun(out, r)
 	}
@@ -378,6 +399,7 @@ func measure(ctx context.Context, c *config, sys system, cl *cluster.Cluster, en
 		Endpoints:      endpoints,
 		RequestTimeout: c.requestTimeout,
 		Seed:           uint64(clients),
+		KeepWrites:     c.latencyLog != "",
 		OnWindow: func(open bool) {
 			if open {
 				fs0 = scrape()
