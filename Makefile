@@ -72,7 +72,8 @@ verify:
 bench: bench-go bench-wasm
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/badger
+	$(GO) test -run '^$$' -bench 'Save|Sync|Entries' -benchtime 2000x ./storage/badger
+	$(GO) test -run '^$$' -bench Compact -benchtime 10x ./storage/badger
 	$(GO) test -run '^$$' -bench . -count 3 ./transport/ws
 	$(GO) test -run '^$$' -bench SimTicks -benchtime 3000x ./core/sim
 	$(GO) test -run '^$$' -bench MemoryPerNode -benchtime 3x ./core/sim

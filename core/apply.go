@@ -242,7 +242,8 @@ func (n *Node) serveReads(out *Output) {
 }
 
 // Snapshot takes a snapshot of the state machine now (§7) and compacts the
-// log behind it, keeping CatchUpEntries. It returns the snapshot's index.
+// log behind it, keeping CatchUpEntries: a long log in steps, one per Ready
+// (compact.go). It returns the snapshot's index.
 func (n *Node) Snapshot() (index uint64, err error) {
 	if n.stopped != nil {
 		return 0, n.stopped
@@ -269,12 +270,11 @@ func (n *Node) snapshot() (uint64, error) {
 	n.snapIndex = md.GetIndex()
 	n.emit(Event{Kind: KindSnapshot, Snapshot: &SnapshotInfo{Phase: "created", Index: md.GetIndex(), Term: md.GetTerm(), ConfState: storage.DescribeConfState(md.GetConfState())}})
 	if md.GetIndex() > n.cfg.CatchUpEntries {
-		compactTo := md.GetIndex() - n.cfg.CatchUpEntries
-		if first, _ := n.store.FirstIndex(); compactTo >= first {
-			if err := n.store.Compact(compactTo); err != nil {
-				return 0, err
-			}
-			n.emit(Event{Kind: KindCompact, Compact: &CompactInfo{Index: compactTo}})
+		// The first step now, the rest in the Readies that follow
+		// (compact.go).
+		n.compactTo = max(n.compactTo, md.GetIndex()-n.cfg.CatchUpEntries)
+		if err := n.compactSome(); err != nil {
+			return 0, err
 		}
 	}
 	return md.GetIndex(), nil

@@ -73,6 +73,9 @@ type Node struct {
 	applied   uint64
 	confState *pb.ConfState
 	snapIndex uint64
+	// compactTo is where the log is being compacted to, a step per Ready
+	// (compact.go); 0 when it is not.
+	compactTo uint64
 
 	// Requests waiting for an answer, all keyed by the driver's request id.
 	props map[uint64]*proposal

@@ -181,6 +181,8 @@ func (n *Node) HandleReadyEarly(early func([]*pb.Message), answer func([]Result)
 		if _, err := n.snapshot(); err != nil {
 			return out, n.fail(err)
 		}
+	} else if err := n.compactSome(); err != nil {
+		return out, n.fail(err)
 	}
 	if n.sink != nil {
 		n.noteProgress()
