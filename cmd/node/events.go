@@ -218,38 +218,34 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	if missed > 0 {
 		backlog = append([]*hubEvent{{Event: core.Event{V: core.SchemaVersion, Seq: since + missed, Node: s.opts.id, Kind: core.KindDropped, Dropped: &core.DroppedInfo{Count: missed}}}}, backlog...)
 	}
-	for len(backlog) > 0 {
-		n := min(len(backlog), eventsPerFrame)
-		if send(backlog[:n]) != nil {
-			return
+	// sendAll sends events in frames of at most eventsPerFrame.
+	sendAll := func(events []*hubEvent) error {
+		for len(events) > 0 {
+			n := min(len(events), eventsPerFrame)
+			if err := send(events[:n]); err != nil {
+				return err
+			}
+			events = events[n:]
 		}
-		backlog = backlog[n:]
+		return nil
+	}
+	if sendAll(backlog) != nil {
+		return
 	}
 	ping := time.NewTicker(eventsPing)
 	defer ping.Stop()
-	batch := make([]*hubEvent, 0, eventsPerFrame)
 	// The stream wakes every eventsFlush and sends what came meanwhile: a
 	// stream woken for every event costs a busy member a context switch per
 	// event and per watcher.
 	flush := time.NewTicker(eventsFlush)
 	defer flush.Stop()
+	var sent []*hubEvent
 	for {
 		select {
 		case <-flush.C:
-			for len(sub.ch) > 0 {
-				batch = batch[:0]
-			more:
-				for len(batch) < eventsPerFrame {
-					select {
-					case e := <-sub.ch:
-						batch = append(batch, e)
-					default:
-						break more
-					}
-				}
-				if send(batch) != nil {
-					return
-				}
+			sent = s.hub.take(sub, sent)
+			if sendAll(sent) != nil {
+				return
 			}
 		case <-sub.cut:
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeTooSlow, "consumer too slow: resume with ?since="), time.Now().Add(time.Second))
@@ -263,17 +259,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		case <-s.stopping:
 			// The member's last words (its removal, its stop) are what a
 			// watcher most wants: send what is queued, then say goodbye.
-			batch = batch[:0]
-		rest:
-			for len(batch) < eventsPerFrame {
-				select {
-				case e := <-sub.ch:
-					batch = append(batch, e)
-				default:
-					break rest
-				}
-			}
-			if len(batch) > 0 && send(batch) != nil {
+			if sendAll(s.hub.take(sub, sent)) != nil {
 				return
 			}
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "member stopping"), time.Now().Add(time.Second))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"sort"
 	"sync"
 
@@ -12,6 +13,11 @@ import (
 // cut off (it may resume from its last sequence number), so a slow UI never
 // slows the member or the other UIs.
 //
+// Each subscriber's events wait in a slice the stream takes whole at each
+// flush (take), not in a channel: a loaded leader makes about 50,000 events
+// a second, and a channel send per event and stream, then a receive, was
+// half of what four watchers cost it (docs/performance.md, item 28).
+//
 // The history holds the events themselves, not pointers to copies: a loaded
 // leader makes about 50,000 events a second, and nobody watches most of
 // them. Publishing allocates only for subscribers, once per event however
@@ -21,7 +27,7 @@ type hub struct {
 	ring []core.Event // the last size events, oldest at next once full
 	size int
 	next int // where the next event goes once the ring is full
-	subs map[*subscriber]struct{}
+	subs []*subscriber
 	// observe gets every event before subscribers (metrics).
 	observe func(*core.Event)
 }
@@ -54,17 +60,18 @@ func (e *hubEvent) json() []byte {
 }
 
 type subscriber struct {
-	ch chan *hubEvent
+	// pending are the events published since the stream last took them,
+	// under the hub's lock.
+	pending []*hubEvent
 	// cut is closed when the hub cut the subscriber off.
-	cut  chan struct{}
-	once sync.Once
+	cut chan struct{}
 }
 
 func newHub(history int, observe func(*core.Event)) *hub {
 	// The ring grows as events come (a member may be given a history of
 	// millions it never reaches). It holds at least the newest event.
 	history = max(history, 1)
-	return &hub{ring: make([]core.Event, 0, min(history, 1024)), size: history, subs: map[*subscriber]struct{}{}, observe: observe}
+	return &hub{ring: make([]core.Event, 0, min(history, 1024)), size: history, observe: observe}
 }
 
 // publish records e and hands it to every subscriber.
@@ -89,14 +96,36 @@ func (h *hub) publish(e core.Event) {
 		return
 	}
 	he := &hubEvent{Event: e}
-	for s := range h.subs {
-		select {
-		case s.ch <- he:
-		default:
-			s.once.Do(func() { close(s.cut) })
-			delete(h.subs, s)
+	for i := 0; i < len(h.subs); {
+		s := h.subs[i]
+		if len(s.pending) >= subscriberBuffer {
+			close(s.cut)
+			h.removeLocked(i)
+			continue
 		}
+		s.pending = append(s.pending, he)
+		i++
 	}
+}
+
+// take returns the events published for s since its last take, oldest
+// first, and keeps done (the batch the stream has sent) to fill next, so
+// that a stream's two batches are all it ever allocates.
+func (h *hub) take(s *subscriber, done []*hubEvent) []*hubEvent {
+	clear(done)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got := s.pending
+	s.pending = done[:0]
+	return got
+}
+
+// removeLocked drops the i-th subscriber; their order does not matter.
+func (h *hub) removeLocked(i int) {
+	last := len(h.subs) - 1
+	h.subs[i] = h.subs[last]
+	h.subs[last] = nil
+	h.subs = h.subs[:last]
 }
 
 // atLocked returns the i-th oldest recorded event.
@@ -126,15 +155,17 @@ func (h *hub) subscribe(since uint64) (backlog []*hubEvent, missed uint64, s *su
 			backlog[i] = &evs[i]
 		}
 	}
-	s = &subscriber{ch: make(chan *hubEvent, subscriberBuffer), cut: make(chan struct{})}
-	h.subs[s] = struct{}{}
+	s = &subscriber{cut: make(chan struct{})}
+	h.subs = append(h.subs, s)
 	return backlog, missed, s
 }
 
 func (h *hub) unsubscribe(s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.subs, s)
+	if i := slices.Index(h.subs, s); i >= 0 {
+		h.removeLocked(i)
+	}
 }
 
 // lastSeq returns the newest sequence number, 0 if none.

@@ -50,12 +50,11 @@ func TestHubCutsOffSlowSubscriber(t *testing.T) {
 	h := newHub(100, nil)
 	_, _, slow := h.subscribe(0)
 	_, _, fast := h.subscribe(0)
+	var got []*hubEvent
 	for seq := uint64(1); seq <= subscriberBuffer+1; seq++ {
 		h.publish(core.Event{Seq: seq})
-		select {
-		case <-fast.ch:
-		default:
-			t.Fatalf("fast subscriber missed event %d", seq)
+		if got = h.take(fast, got); len(got) != 1 || got[0].Seq != seq {
+			t.Fatalf("fast subscriber took %d events at event %d", len(got), seq)
 		}
 	}
 	select {
@@ -91,14 +90,23 @@ func TestHubPublishUnwatchedAllocatesNothing(t *testing.T) {
 	if observed != int(seq) {
 		t.Errorf("observed %d events of %d", observed, seq)
 	}
-	// A subscriber costs one allocation an event, shared by every stream.
+	// A subscriber costs one allocation an event, shared by every stream,
+	// once its batches have grown.
 	_, _, a := h.subscribe(seq)
 	_, _, b := h.subscribe(seq)
+	var doneA, doneB []*hubEvent
+	for range 2 {
+		for range 200 {
+			publish()
+		}
+		doneA, doneB = h.take(a, doneA), h.take(b, doneB)
+	}
 	if allocs := testing.AllocsPerRun(100, publish); allocs != 1 {
 		t.Errorf("publish allocates %.1f times an event with two subscribers, want 1", allocs)
 	}
-	if ea, eb := <-a.ch, <-b.ch; ea != eb {
-		t.Error("two subscribers got two copies of one event")
+	gotA, gotB := h.take(a, doneA), h.take(b, doneB)
+	if len(gotA) != 101 || len(gotB) != 101 || gotA[0] != gotB[0] || gotA[0].Seq != seq-100 {
+		t.Errorf("took %d and %d events, first %v and %v: want the same 101 events", len(gotA), len(gotB), gotA[0], gotB[0])
 	}
 }
 
