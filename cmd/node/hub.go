@@ -15,8 +15,8 @@ import (
 //
 // Each subscriber's events wait in a slice the stream takes whole at each
 // flush (take), not in a channel: a loaded leader makes about 50,000 events
-// a second, and a channel send per event and stream, then a receive, was
-// half of what four watchers cost it (docs/performance.md, item 28).
+// a second, and a channel send per event and stream, then a receive, was a
+// third of what four watchers cost it (docs/performance.md, item 28).
 //
 // The history holds the events themselves, not pointers to copies: a loaded
 // leader makes about 50,000 events a second, and nobody watches most of
