@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/raftlab/raftlab/storage"
@@ -55,7 +56,7 @@ func TestLongLogCompactsInStepsOnePerReady(t *testing.T) {
 	}
 	// The snapshot's own step.
 	want := []uint64{first0 + compactStep - 1}
-	if first, _ := store.FirstIndex(); first != first0+compactStep || !equalU64(compacted, want) {
+	if first, _ := store.FirstIndex(); first != first0+compactStep || !slices.Equal(compacted, want) {
 		t.Fatalf("after the snapshot: first index %d, compact events %v; want %d and %v", first, compacted, first0+compactStep, want)
 	}
 	// One step per Ready after it, writes going on meanwhile.
@@ -72,7 +73,7 @@ func TestLongLogCompactsInStepsOnePerReady(t *testing.T) {
 			if to != want[len(want)-1] {
 				want = append(want, to)
 			}
-			if first, _ := store.FirstIndex(); first != to+1 || !equalU64(compacted, want) {
+			if first, _ := store.FirstIndex(); first != to+1 || !slices.Equal(compacted, want) {
 				t.Fatalf("Ready %d after the snapshot: first index %d, compact events %v; want %d and %v", k-1, first, compacted, to+1, want)
 			}
 		}
@@ -88,16 +89,4 @@ func TestLongLogCompactsInStepsOnePerReady(t *testing.T) {
 	if got, _ := n.Store().LastIndex(); got <= snap {
 		t.Fatalf("last index %d: the writes during the steps were lost", got)
 	}
-}
-
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
