@@ -3,12 +3,15 @@ package core
 import (
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
+
+	"github.com/raftlab/raftlab/storage"
 )
 
 // AppendJSON appends e encoded as JSON to dst: the same bytes as
 // json.Marshal(e), made without reflection for the events a cluster makes
-// most (sends and deliveries, Readys, timers, progress, roles, votes,
-// commits). Every event is encoded once as it happens, in the browser's
+// most (sends and deliveries with their entries, Readys, storage writes,
+// applies, proposals, timers, progress, roles, votes, commits). Every event is encoded once as it happens, in the browser's
 // simulation step and on a real member's event hub, and reflection was most
 // of that step's cost. Other events go through json.Marshal.
 // TestAppendJSONMatchesMarshal holds the two to the same bytes, over the
@@ -16,10 +19,9 @@ import (
 // payload written here fails it until it is written here too (or the
 // payload is sent to json.Marshal below).
 func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
-	if e.Start != nil || len(e.Lost) > 0 || e.Error != "" || e.Key != nil || e.Apply != nil ||
-		e.Snapshot != nil || e.ConfChange != nil || e.Transfer != nil || e.Read != nil ||
-		e.Proposal != nil || e.Network != nil || e.Log != nil ||
-		(e.Msg != nil && (len(e.Msg.Entries) > 0 || e.Msg.Snapshot != nil)) {
+	if e.Start != nil || len(e.Lost) > 0 || e.Error != "" || (e.Key != nil && !fastValue(e.Key.Value)) ||
+		e.Snapshot != nil || e.ConfChange != nil || e.Transfer != nil || e.Network != nil ||
+		(e.Msg != nil && e.Msg.Snapshot != nil) {
 		b, err := json.Marshal(e)
 		return append(dst, b...), err
 	}
@@ -55,17 +57,43 @@ func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
 	if r := e.Ready; r != nil {
 		w.appendReady(r)
 	}
+	if k := e.Key; k != nil {
+		w.appendKey(k)
+	}
 	if c := e.Commit; c != nil {
 		w.uintField(`,"commit":{"from":`, c.From)
 		w.uintField(`,"to":`, c.To)
+		w.raw("}")
+	}
+	if a := e.Apply; a != nil {
+		w.uintField(`,"apply":{"from":`, a.From)
+		w.uintField(`,"to":`, a.To)
+		w.raw(`,"entries":`)
+		w.entries(a.Entries)
 		w.raw("}")
 	}
 	if c := e.Compact; c != nil {
 		w.uintField(`,"compact":{"index":`, c.Index)
 		w.raw("}")
 	}
+	if r := e.Read; r != nil {
+		w.appendRead(r)
+	}
+	if p := e.Proposal; p != nil {
+		w.strField(`,"proposal":{"phase":`, p.Phase)
+		w.uintField(`,"reqId":`, p.ReqID)
+		w.strField(`,"command":`, p.Command)
+		w.uintOmit(`,"index":`, p.Index)
+		w.strOmit(`,"error":`, p.Error)
+		w.raw("}")
+	}
 	if p := e.Progress; p != nil {
 		w.appendProgress(p)
+	}
+	if l := e.Log; l != nil {
+		w.strField(`,"log":{"level":`, l.Level)
+		w.strField(`,"text":`, l.Text)
+		w.raw("}")
 	}
 	if d := e.Dropped; d != nil {
 		w.uintField(`,"dropped":{"count":`, d.Count)
@@ -89,6 +117,10 @@ func (w *jw) appendMsg(m *MsgInfo) {
 		w.raw(`,"reject":true`)
 	}
 	w.uintOmit(`,"rejectHint":`, m.RejectHint)
+	if len(m.Entries) > 0 {
+		w.raw(`,"entries":`)
+		w.entries(m.Entries)
+	}
 	w.intField(`,"size":`, int64(m.Size))
 	if m.Reason != "" {
 		w.strField(`,"reason":`, m.Reason)
@@ -121,6 +153,90 @@ func (w *jw) appendReady(r *ReadyInfo) {
 	if r.ReadStates != 0 {
 		w.intField(`,"readStates":`, int64(r.ReadStates))
 	}
+	w.raw("}")
+}
+
+func (w *jw) appendKey(k *storage.KeyChange) {
+	w.strField(`,"key":{"key":`, k.Key)
+	if k.Deleted {
+		w.raw(`,"deleted":true`)
+	}
+	if k.Value != nil {
+		w.raw(`,"value":`)
+		switch v := k.Value.(type) {
+		case string:
+			w.str(v)
+		case storage.EntryValue:
+			w.entry(&v)
+		case storage.HardStateValue:
+			w.uintField(`{"term":`, v.Term)
+			w.uintField(`,"vote":`, v.Vote)
+			w.uintField(`,"commit":`, v.Commit)
+			w.raw("}")
+		case storage.UncommitValue:
+			w.uintField(`{"applied":`, v.Applied)
+			w.uintField(`,"last":`, v.Last)
+			w.raw("}")
+		case storage.LastIndexValue:
+			w.uintField(`{"index":`, v.Index)
+			w.raw("}")
+		case storage.FirstIndexValue:
+			w.uintField(`{"index":`, v.Index)
+			w.uintField(`,"prevTerm":`, v.PrevTerm)
+			w.raw("}")
+		}
+	}
+	w.boolField(`,"synced":`, k.Synced)
+	w.raw("}")
+}
+
+// fastValue reports whether appendKey writes a key's value: the values a
+// loaded member writes with every entry. The others (the conf state, the
+// snapshot's metadata) go through json.Marshal.
+func fastValue(v any) bool {
+	switch v.(type) {
+	case nil, string, storage.EntryValue, storage.HardStateValue, storage.UncommitValue,
+		storage.LastIndexValue, storage.FirstIndexValue:
+		return true
+	}
+	return false
+}
+
+// entries writes a list of entries; nil is null, as json.Marshal writes it.
+func (w *jw) entries(es []storage.EntryValue) {
+	if es == nil {
+		w.raw("null")
+		return
+	}
+	w.raw("[")
+	for i := range es {
+		if i > 0 {
+			w.raw(",")
+		}
+		w.entry(&es[i])
+	}
+	w.raw("]")
+}
+
+func (w *jw) entry(e *storage.EntryValue) {
+	w.uintField(`{"index":`, e.Index)
+	w.uintField(`,"term":`, e.Term)
+	w.strField(`,"type":`, e.Type)
+	w.intField(`,"size":`, int64(e.Size))
+	w.strOmit(`,"data":`, e.Data)
+	w.raw("}")
+}
+
+func (w *jw) appendRead(r *ReadInfo) {
+	w.strField(`,"read":{"phase":`, r.Phase)
+	w.uintField(`,"reqId":`, r.ReqID)
+	w.strField(`,"key":`, r.Key)
+	w.uintOmit(`,"index":`, r.Index)
+	if r.Found {
+		w.raw(`,"found":true`)
+	}
+	w.strOmit(`,"value":`, r.Value)
+	w.strOmit(`,"error":`, r.Error)
 	w.raw("}")
 }
 
@@ -171,19 +287,65 @@ func (w *jw) uintOmit(name string, v uint64) {
 	}
 }
 
-// appendJSONString appends s quoted as encoding/json quotes it. Plain ASCII
-// is copied; anything json.Marshal escapes (quotes, backslashes, control
-// characters, <, > and &, and all non-ASCII, for its invalid UTF-8 and
-// U+2028/U+2029) goes through json.Marshal.
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
+// strOmit is strField for a field tagged omitempty.
+func (w *jw) strOmit(name, s string) {
+	if s != "" {
+		w.strField(name, s)
 	}
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it (its
+// appendString with HTML escaping, which json.Marshal uses): quotes,
+// backslashes, control characters, <, > and &, invalid UTF-8 as U+FFFD,
+// and U+2028/U+2029 escaped; the rest copied. Written here because an
+// entry's description ends in "…" when its value is cut, and those went
+// through json.Marshal.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
-	dst = append(dst, s...)
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
