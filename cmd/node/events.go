@@ -173,7 +173,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	s.metrics.eventStreams.Inc()
 	defer s.metrics.eventStreams.Dec()
-	backlog, missed, sub := s.hub.subscribe(since)
+	backlog, missed, sub := s.hub.subscribe(since, limit)
 	defer s.hub.unsubscribe(sub)
 
 	// The reader only answers pings and notices the close.
@@ -192,15 +192,9 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		return conn.WriteMessage(websocket.TextMessage, b)
 	}
 	// send writes a batch as {"events":[...]} from the events' shared
-	// encodings.
+	// encodings. The hub applied the stream's rate limit.
 	var buf []byte
 	send := func(batch []*hubEvent) error {
-		if limit != nil {
-			batch = limit.filter(batch, s.opts.id)
-			if len(batch) == 0 {
-				return nil
-			}
-		}
 		buf = append(buf[:0], `{"events":[`...)
 		for i, e := range batch {
 			if i > 0 {

@@ -18,6 +18,9 @@ import (
 // a second, and a channel send per event and stream, then a receive, was a
 // third of what four watchers cost it (docs/performance.md, item 28).
 //
+// A stream's rate limit (ratelimit.go) is applied here, as events are
+// published: an event no stream sends is never queued or copied.
+//
 // The history holds the events themselves, not pointers to copies: a loaded
 // leader makes about 50,000 events a second, and nobody watches most of
 // them. Publishing allocates only for subscribers, once per event however
@@ -65,6 +68,8 @@ type subscriber struct {
 	pending []*hubEvent
 	// cut is closed when the hub cut the subscriber off.
 	cut chan struct{}
+	// limit is the stream's rate limit, nil for none.
+	limit *rateLimit
 }
 
 func newHub(history int, observe func(*core.Event)) *hub {
@@ -95,7 +100,9 @@ func (h *hub) publish(e core.Event) {
 	if len(h.subs) == 0 {
 		return
 	}
-	he := &hubEvent{Event: e}
+	// Made for the first stream that sends them, shared by the rest; an
+	// event every stream's limit skips costs no allocation.
+	var whole, cut *hubEvent
 	for i := 0; i < len(h.subs); {
 		s := h.subs[i]
 		if len(s.pending) >= subscriberBuffer {
@@ -103,8 +110,32 @@ func (h *hub) publish(e core.Event) {
 			h.removeLocked(i)
 			continue
 		}
-		s.pending = append(s.pending, he)
 		i++
+		v := sendWhole
+		if s.limit != nil {
+			v = s.limit.admit(slot)
+		}
+		var he *hubEvent
+		switch v {
+		case skip:
+			continue
+		case sendWhole:
+			if whole == nil {
+				whole = &hubEvent{Event: e}
+			}
+			he = whole
+		case sendCut:
+			if cut == nil {
+				cut = cutApply(slot)
+			}
+			he = cut
+		}
+		if s.limit != nil {
+			if d := s.limit.dropped(slot); d != nil {
+				s.pending = append(s.pending, d)
+			}
+		}
+		s.pending = append(s.pending, he)
 	}
 }
 
@@ -133,10 +164,11 @@ func (h *hub) atLocked(i int) *core.Event {
 	return &h.ring[(h.next+i)%len(h.ring)]
 }
 
-// subscribe returns the recorded events after since, how many events after
-// since the history no longer holds (a gap the consumer must be told of),
-// and a subscription to what follows.
-func (h *hub) subscribe(since uint64) (backlog []*hubEvent, missed uint64, s *subscriber) {
+// subscribe returns the recorded events after since that limit lets
+// through (nil: all of them), how many events after since the history no
+// longer holds (a gap the consumer must be told of), and a subscription to
+// what follows, under the same limit.
+func (h *hub) subscribe(since uint64, limit *rateLimit) (backlog []*hubEvent, missed uint64, s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := len(h.ring)
@@ -146,16 +178,30 @@ func (h *hub) subscribe(since uint64) (backlog []*hubEvent, missed uint64, s *su
 	}
 	first := sort.Search(n, func(i int) bool { return h.atLocked(i).Seq > since })
 	if first < n {
-		// One allocation for the whole backlog, made while the driver
-		// waits on the lock.
-		evs := make([]hubEvent, n-first)
-		backlog = make([]*hubEvent, n-first)
-		for i := range evs {
-			evs[i].Event = *h.atLocked(first + i)
-			backlog[i] = &evs[i]
+		// One allocation for the events of the backlog, made while the
+		// driver waits on the lock.
+		evs := make([]hubEvent, 0, n-first)
+		backlog = make([]*hubEvent, 0, n-first)
+		for i := first; i < n; i++ {
+			e := h.atLocked(i)
+			if limit != nil {
+				v := limit.admit(e)
+				if v == skip {
+					continue
+				}
+				if d := limit.dropped(e); d != nil {
+					backlog = append(backlog, d)
+				}
+				if v == sendCut {
+					backlog = append(backlog, cutApply(e))
+					continue
+				}
+			}
+			evs = append(evs, hubEvent{Event: *e})
+			backlog = append(backlog, &evs[len(evs)-1])
 		}
 	}
-	s = &subscriber{cut: make(chan struct{})}
+	s = &subscriber{cut: make(chan struct{}), limit: limit}
 	h.subs = append(h.subs, s)
 	return backlog, missed, s
 }

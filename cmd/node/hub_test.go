@@ -26,7 +26,7 @@ func TestHubResume(t *testing.T) {
 		{5000, 0, 0}, // a consumer of an earlier run of the member
 		{math.MaxUint64, 0, 0},
 	} {
-		backlog, missed, sub := h.subscribe(tc.since)
+		backlog, missed, sub := h.subscribe(tc.since, nil)
 		h.unsubscribe(sub)
 		first := uint64(0)
 		if len(backlog) > 0 {
@@ -48,8 +48,8 @@ func TestHubResume(t *testing.T) {
 // and the others go on.
 func TestHubCutsOffSlowSubscriber(t *testing.T) {
 	h := newHub(100, nil)
-	_, _, slow := h.subscribe(0)
-	_, _, fast := h.subscribe(0)
+	_, _, slow := h.subscribe(0, nil)
+	_, _, fast := h.subscribe(0, nil)
 	var got []*hubEvent
 	for seq := uint64(1); seq <= subscriberBuffer+1; seq++ {
 		h.publish(core.Event{Seq: seq})
@@ -92,8 +92,8 @@ func TestHubPublishUnwatchedAllocatesNothing(t *testing.T) {
 	}
 	// A subscriber costs one allocation an event, shared by every stream,
 	// once its batches have grown.
-	_, _, a := h.subscribe(seq)
-	_, _, b := h.subscribe(seq)
+	_, _, a := h.subscribe(seq, nil)
+	_, _, b := h.subscribe(seq, nil)
 	var doneA, doneB []*hubEvent
 	for range 2 {
 		for range 200 {
@@ -119,7 +119,7 @@ func TestHubOfNoHistory(t *testing.T) {
 	if got := h.lastSeq(); got != 2 {
 		t.Errorf("lastSeq %d, want 2", got)
 	}
-	if backlog, missed, sub := h.subscribe(0); len(backlog) != 1 || backlog[0].Seq != 2 || missed != 1 {
+	if backlog, missed, sub := h.subscribe(0, nil); len(backlog) != 1 || backlog[0].Seq != 2 || missed != 1 {
 		t.Errorf("backlog %d events, missed %d; want event 2, 1 missed", len(backlog), missed)
 	} else {
 		h.unsubscribe(sub)
