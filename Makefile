@@ -75,6 +75,7 @@ bench-go:
 	$(GO) test -run '^$$' -bench 'Save|Sync|Entries' -benchtime 2000x ./storage/badger
 	$(GO) test -run '^$$' -bench Compact -benchtime 10x ./storage/badger
 	$(GO) test -run '^$$' -bench . -count 3 ./transport/ws
+	$(GO) test -run '^$$' -bench EventJSON ./core
 	$(GO) test -run '^$$' -bench SimTicks -benchtime 3000x ./core/sim
 	$(GO) test -run '^$$' -bench MemoryPerNode -benchtime 3x ./core/sim
 	$(GO) test -run '^$$' -bench FrameCall -benchtime 2000x ./wasm
