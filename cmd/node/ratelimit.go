@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/raftlab/raftlab/core"
 )
 
@@ -24,7 +26,7 @@ import (
 
 // refillMs is the refill window in ms: the streams' flush period, so that
 // each frame a loaded stream sends holds its share of detail events.
-const refillMs = int64(eventsFlush / 1e6)
+const refillMs = int64(eventsFlush / time.Millisecond)
 
 // isDetail reports whether a rate limit may skip events of kind k. A switch,
 // not a map: the hub asks for every event and every limited stream.
