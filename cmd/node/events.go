@@ -32,7 +32,7 @@ import (
 const (
 	closeTooSlow   = 4001
 	eventsPerFrame = 512
-	eventsFlush    = 25 * time.Millisecond
+	eventsFlush    = 50 * time.Millisecond
 	eventsPing     = 20 * time.Second
 	eventsWrite    = 10 * time.Second
 )
@@ -230,7 +230,11 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	defer ping.Stop()
 	// The stream wakes every eventsFlush and sends what came meanwhile: a
 	// stream woken for every event costs a busy member a context switch per
-	// event and per watcher.
+	// event and per watcher. Each frame costs the member about 60 µs, most of
+	// it the kernel's on loopback, whatever it holds; 50 ms, not 25, halved
+	// what four watchers cost a loaded member (docs/performance.md, item
+	// 30), and the visualizer holds events 150 ms anyway to merge the
+	// members' streams (MERGE_DELAY_MS in ui/js/source/live.js).
 	flush := time.NewTicker(eventsFlush)
 	defer flush.Stop()
 	var sent []*hubEvent

@@ -11,6 +11,9 @@ import (
 // t0 is an event time in Unix ms, on a refill boundary.
 const t0 = int64(1_700_000_000_000)
 
+// perWindow is what a limit of 2000 a second gives in each refill window.
+const perWindow = int(2000 * refillMs / 1000)
+
 // kinds describes a stream's events as the tests compare them: the kind,
 // and for a "dropped" event its count.
 func kinds(evs []*hubEvent) []string {
@@ -58,7 +61,7 @@ func TestRateLimitKeepsTheStoryAndCountsTheRest(t *testing.T) {
 // detail events in each window, the windows' boundaries fixed by the
 // events' times, and a clock stepped back adds nothing.
 func TestRateLimitRefillsEachWindow(t *testing.T) {
-	l := newRateLimit(2000) // 50 a window
+	l := newRateLimit(2000)
 	sent := func(from int64, n int) int {
 		c := 0
 		for i := range n {
@@ -72,15 +75,15 @@ func TestRateLimitRefillsEachWindow(t *testing.T) {
 		t.Fatalf("first window: %d sent, want the burst of 2000", got)
 	}
 	for w := int64(1); w <= 3; w++ {
-		if got := sent(t0+w*refillMs, 500); got != 50 {
-			t.Fatalf("window %d: %d sent, want 50", w, got)
+		if got := sent(t0+w*refillMs, 500); got != perWindow {
+			t.Fatalf("window %d: %d sent, want %d", w, got, perWindow)
 		}
 	}
 	if got := sent(t0+refillMs, 500); got != 0 {
 		t.Fatalf("clock stepped back: %d sent, want 0", got)
 	}
-	if got := sent(t0+2*refillMs, 500); got != 50 {
-		t.Fatalf("a window after the step back: %d sent, want 50", got)
+	if got := sent(t0+2*refillMs, 500); got != perWindow {
+		t.Fatalf("a window after the step back: %d sent, want %d", got, perWindow)
 	}
 }
 
@@ -145,8 +148,8 @@ func TestLimitedStreamsShareEvents(t *testing.T) {
 	gotA, gotB = h.take(a, gotA), h.take(b, gotB)
 	publish(1000)
 	gotA, gotB = h.take(a, gotA), h.take(b, gotB)
-	if len(gotA) != len(gotB) || len(gotA) != 10*(50+1) {
-		t.Fatalf("took %d and %d events in ten loaded windows, want 50 and a dropped event in each", len(gotA), len(gotB))
+	if len(gotA) != len(gotB) || len(gotA) != 10*(perWindow+1) {
+		t.Fatalf("took %d and %d events in ten loaded windows, want %d and a dropped event in each", len(gotA), len(gotB), perWindow)
 	}
 	for i := range gotA {
 		if gotA[i].Kind != core.KindDropped && gotA[i] != gotB[i] {
