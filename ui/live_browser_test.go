@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,23 +82,4 @@ func TestBrowserRealCluster(t *testing.T) {
 		t.Fatalf("reading the page's write from member 3: %v %v", resp, err)
 	}
 	resp.Body.Close()
-}
-
-// freePorts returns n loopback ports free right now.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -273,29 +272,6 @@ func (c *Cluster) waitFor(ctx context.Context, what string, check func(ctx conte
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1. They are held
-// open together, so they differ, then released for the members to take; a
-// port taken by someone else in between makes that member fail to start,
-// which Start reports.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("cluster: picking a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // httpDo sends one request and returns the status and up to 64 KiB of the

@@ -138,36 +138,6 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 	}
 }
 
-// ports hands out loopback ports, each once per test process.
-var ports struct {
-	sync.Mutex
-	used map[string]bool
-}
-
-// freeAddr returns a 127.0.0.1 address no one listened on a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ports.Lock()
-	defer ports.Unlock()
-	if ports.used == nil {
-		ports.used = map[string]bool{}
-	}
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if !ports.used[addr] {
-			ports.used[addr] = true
-			return addr
-		}
-	}
-	t.Fatal("no free port")
-	return ""
-}
-
 // ClusterOptions configures StartCluster.
 type ClusterOptions struct {
 	// Size is the number of members of the new cluster (ids 1..Size).
