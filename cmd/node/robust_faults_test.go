@@ -157,6 +157,7 @@ func (r *robustRun) blackholeUntilSnapshot(crash bool) (string, error) {
 	r.net.isolate(m.ID, ids, linkPolicy{blackhole: true})
 	what := fmt.Sprintf("blackhole of follower %d until it needs a snapshot", m.ID)
 	var snapBefore uint64
+	var held time.Time // since when the condition below has held
 	deadline := time.Now().Add(snapshotBy)
 	for {
 		lead, err := r.leader()
@@ -166,10 +167,23 @@ func (r *robustRun) blackholeUntilSnapshot(crash bool) (string, error) {
 		}
 		lst, err1 := lead.Status()
 		fst, err2 := m.Status()
-		if err1 == nil && err2 == nil && lead.ID != m.ID && lst.Status.FirstIndex > fst.Applied+1 {
-			snapBefore = fst.Status.SnapshotIndex
-			what += fmt.Sprintf(" (its applied %d, the leader's log from %d)", fst.Applied, lst.Status.FirstIndex)
-			break
+		// Its log's end, not its applied index, and over reads 200 ms
+		// apart: a follower may hold entries it has not applied, and a
+		// member's status may be a tick old, or more on a starved machine.
+		// CI once saw a follower catch up by appends after "applied 114, the
+		// leader's log from 182": no snapshot came, and the crash point was
+		// never reached.
+		if err1 == nil && err2 == nil && lead.ID != m.ID && lst.Status.FirstIndex > fst.Status.LastIndex+1 {
+			if held.IsZero() {
+				held = time.Now()
+			}
+			if time.Since(held) >= 200*time.Millisecond {
+				snapBefore = fst.Status.SnapshotIndex
+				what += fmt.Sprintf(" (its log to %d, applied %d; the leader's log from %d)", fst.Status.LastIndex, fst.Applied, lst.Status.FirstIndex)
+				break
+			}
+		} else {
+			held = time.Time{}
 		}
 		if time.Now().After(deadline) {
 			r.net.heal()
