@@ -11,9 +11,10 @@ import (
 // AppendJSON appends e encoded as JSON to dst: the same bytes as
 // json.Marshal(e), made without reflection for the events a cluster makes
 // most (sends and deliveries with their entries, Readys, storage writes,
-// applies, proposals, timers, progress, roles, votes, commits). Every event is encoded once as it happens, in the browser's
-// simulation step and on a real member's event hub, and reflection was most
-// of that step's cost. Other events go through json.Marshal.
+// applies, proposals, timers, progress, roles, votes, commits). Every event
+// is encoded once as it happens, in the browser's simulation step and on a
+// real member's event hub, and reflection was most of that step's cost.
+// Other events go through json.Marshal.
 // TestAppendJSONMatchesMarshal holds the two to the same bytes, over the
 // golden file's sample events among others: a field added to Event or to a
 // payload written here fails it until it is written here too (or the
@@ -190,8 +191,8 @@ func (w *jw) appendKey(k *storage.KeyChange) {
 	w.raw("}")
 }
 
-// fastValue reports whether appendKey writes a key's value: the values a
-// loaded member writes with every entry. The others (the conf state, the
+// fastValue reports whether appendKey writes a key's value (the cases of
+// its switch): the values a loaded member writes with every entry. The others (the conf state, the
 // snapshot's metadata) go through json.Marshal.
 func fastValue(v any) bool {
 	switch v.(type) {
