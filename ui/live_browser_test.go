@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raftlab/raftlab/cmd/node/nodetest"
 )
 
 // TestBrowserRealCluster: the visualizer, served by a real member of a
@@ -23,7 +25,10 @@ func TestBrowserRealCluster(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building raftnode: %v\n%s", err, out)
 	}
-	ports := freePorts(t, 3)
+	ports, err := nodetest.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var members []string
 	for i, p := range ports {
 		members = append(members, fmt.Sprintf("%d=http://127.0.0.1:%d", i+1, p))

@@ -14,7 +14,9 @@ import (
 // listening on :0 comes from that range, and between the harness closing
 // it and the member binding it, the kernel may give it to any process's
 // outgoing connection (the load generator opens dozens). Below the range,
-// only listeners compete, and each port is checked.
+// only listeners compete, and each port is checked. The main module's
+// tests pick theirs the same way (cmd/node/nodetest); this module never
+// imports the main one.
 
 // minPort is the lowest port handed out.
 const minPort = 10000
