@@ -41,7 +41,7 @@ type ChunkSizer interface {
 // all but its last value: what e says (ChunkSizer), or DefaultChunkBytes.
 // Badger's chunks are four times larger than the default with its 4 MiB
 // memtable, so that a Ready of large values goes in one batch, not six
-// (docs/performance.md item 24).
+// (docs/performance-log.md item 24).
 func ChunkBytes(e Engine) int {
 	if c, ok := e.(ChunkSizer); ok {
 		return max(c.ChunkBytes(), 0)

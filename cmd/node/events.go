@@ -232,7 +232,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	// stream woken for every event costs a busy member a context switch per
 	// event and per watcher. Each frame costs the member about 60 µs, most of
 	// it the kernel's on loopback, whatever it holds; 50 ms, not 25, halved
-	// what four watchers cost a loaded member (docs/performance.md, item
+	// what four watchers cost a loaded member (docs/performance-log.md, item
 	// 30), and the visualizer holds events 150 ms anyway to merge the
 	// members' streams (MERGE_DELAY_MS in ui/js/source/live.js).
 	flush := time.NewTicker(eventsFlush)

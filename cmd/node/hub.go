@@ -16,7 +16,7 @@ import (
 // Each subscriber's events wait in a slice the stream takes whole at each
 // flush (take), not in a channel: a loaded leader makes about 50,000 events
 // a second, and a channel send per event and stream, then a receive, was a
-// third of what four watchers cost it (docs/performance.md, item 28).
+// third of what four watchers cost it (docs/performance-log.md, item 28).
 //
 // A stream's rate limit (ratelimit.go) is applied here, as events are
 // published: an event no stream sends is never queued or copied.
@@ -24,7 +24,7 @@ import (
 // The history holds the events themselves, not pointers to copies: a loaded
 // leader makes about 50,000 events a second, and nobody watches most of
 // them. Publishing allocates only for subscribers, once per event however
-// many there are (docs/performance.md, item 25).
+// many there are (docs/performance-log.md, item 25).
 type hub struct {
 	mu   sync.Mutex
 	ring []core.Event // the last size events, oldest at next once full

@@ -10,10 +10,10 @@ import (
 // it goes quiet.
 //
 // Badger builds each table it flushes or compacts in buffers of the Go heap:
-// about 28 MB for one flush of an 8 MiB memtable, the default until
-// docs/performance.md item 23 halved it (the builder keeps every block, and
-// a copy sized for the worst case of its compression), several builders at
-// once in a compaction. The engine lets go of each builder's
+// up to 28 MB for one flush of the memtable, at 8 MiB and at today's 4 MiB
+// alike (the builder keeps every block, and a copy sized for the worst case of
+// its compression; docs/performance-log.md, "RSS at its peak"), several
+// builders at once in a compaction. The engine lets go of each builder's
 // buffers once its table is written (storage/badger/builderpool.go), but the
 // collector lets the heap grow to twice what was live at its last cycle, and
 // the runtime hands pages back only as far as the goal set at its last

@@ -19,7 +19,7 @@ import (
 // The hub applies the limit as it publishes (hub.publish), not the stream
 // as it sends: a loaded leader makes about 50,000 events a second, and
 // filtering them at the stream made the hub queue every one for every
-// watcher, to skip most (docs/performance.md, item 29). The bucket fills by
+// watcher, to skip most (docs/performance-log.md, item 29). The bucket fills by
 // the events' own clock (their Time, Unix ms), once per refillMs window on
 // boundaries every stream shares: streams of the same rate then pick the
 // same events, and each is encoded once for all of them.

@@ -153,7 +153,7 @@ func (o *orderLog) Send(id uint64, m *pb.Message) {
 }
 
 // A message leaves before its send event is made: describing it costs
-// more than handing it on, and a peer waits for it (docs/performance.md,
+// more than handing it on, and a peer waits for it (docs/performance-log.md,
 // item 15).
 func TestMessagesLeaveBeforeTheirSendEvents(t *testing.T) {
 	lb := newLoopback()

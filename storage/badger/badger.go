@@ -70,7 +70,7 @@ type config struct {
 // default, 64 MiB, made a member's memory three times etcd's), two of them
 // while one is flushed, and the flush builds the whole memtable into one
 // table in memory. 4 MiB rather than 8 took a member's peak RSS under one
-// client's writes from 83-84 to 68-69 MiB (docs/performance.md item 23).
+// client's writes from 83-84 to 68-69 MiB (docs/performance-log.md item 23).
 // A transaction holds at most 15% of it (614 KiB here), counting values of
 // 307 KiB and more (half of that, see Open) as a 12-byte pointer, and 6553
 // keys. Raftlab's batches stay inside that: whatever the store writes in
@@ -139,7 +139,7 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		// member reads back (a snapshot's scan of the state machine, old
 		// entries for a lagging follower) stay in it, decompressed, in the
 		// Go heap: 8 MiB took about 10 MiB off a member's RSS after a
-		// load (docs/performance.md item 23). Raft's recent entries are read
+		// load (docs/performance-log.md item 23). Raft's recent entries are read
 		// from memory anyway (storage/tail.go).
 		WithBlockCacheSize(blockCacheSize).
 		WithLogger(nil)

@@ -16,9 +16,9 @@ import (
 // (a z.Allocator; ristretto allocates outside the heap only in its cgo
 // jemalloc build). A builder keeps every block of the table and, beside each,
 // a buffer sized for the worst case of its compression, and the allocator
-// grows by doubling: flushing an 8 MiB memtable (the default until
-// docs/performance.md item 23) took 4+8+16 = 28 MB, and a compaction's
-// builders start at 4 MB. When a table is written, Badger
+// grows by doubling: flushing a memtable takes 4+8+16 = 28 MB (at 8 MiB, and
+// at 4 MiB in a heap profile at 64 clients: docs/performance-log.md, "RSS at
+// its peak"), and a compaction's builders start at 4 MB. When a table is written, Badger
 // returns the allocator, buffers and all, to a pool of up to eight
 // (DB.allocPool) for the next builder. It lets one go every 2 s only once
 // no builder has been made for 2 s: under steady writes, never. So a member under load kept the
@@ -26,7 +26,7 @@ import (
 // lets the heap grow to twice what is alive, doubled them: at 64 clients
 // each member had 46 MB alive after a collection, against 18 MB with the
 // pool kept empty, and its RSS at the end of the load went from 122-125
-// MiB to 71-74 (docs/performance.md, item 22).
+// MiB to 71-74 (docs/performance-log.md, item 22).
 //
 // The engine therefore empties the pool itself, every poolDrainInterval.
 // The cost is a fresh allocation for every table built, and a collector

@@ -11,7 +11,7 @@ import (
 // the 99th percentile is; the log says when the slow writes happened, so
 // that they can be lined up with what the members did at those moments
 // (a collection in a member's GODEBUG=gctrace=1 output, a memtable flush
-// seen as a new .sst file in its data dir). docs/performance.md shows
+// seen as a new .sst file in its data dir). docs/performance-log.md shows
 // one such reading.
 type latencyLog struct {
 	f *os.File
