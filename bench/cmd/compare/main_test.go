@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftlab/raftlab/bench/load"
 )
 
 func TestSmokeShortensOnlyWhatIsNotGiven(t *testing.T) {
@@ -102,5 +104,35 @@ func TestRSSReport(t *testing.T) {
 	reportRSS(&b, c, results)
 	if strings.Contains(b.String(), "later") {
 		t.Errorf("report without -settle has a column for it:\n%s", b.String())
+	}
+}
+
+// With two rounds or more, each ratio line is followed by the ratio of
+// each round's pair: their median, range, and how often Raftlab was ahead.
+func TestRoundRatios(t *testing.T) {
+	c := &config{systems: allSystems[:2], rounds: 3, clients: []int{64}}
+	rc := runCase{64, viaSpread}
+	run := func(system string, round, ops int) runResult {
+		return runResult{system: system, round: round, via: rc.via,
+			res: load.Result{Clients: 64, Ops: ops, Window: time.Second}}
+	}
+	results := []runResult{
+		run("raftlab", 1, 4000), run("etcd-grpc", 1, 2000),
+		run("raftlab", 2, 3000), run("etcd-grpc", 2, 3100),
+		run("raftlab", 3, 4500), run("etcd-grpc", 3, 3000),
+		run("raftlab", 4, 9999), // a round the other system did not finish
+	}
+	if got := fmt.Sprintf("%.3f", roundRatios(results, "raftlab", "etcd-grpc", rc)); got != "[2.000 0.968 1.500]" {
+		t.Errorf("roundRatios = %s, want [2.000 0.968 1.500]", got)
+	}
+	var b strings.Builder
+	printSummary(&b, c, results)
+	if want := "round by round: throughput 1.50x (0.97x-2.00x), ahead in 2 of 3"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	printSummary(&b, &config{systems: allSystems[:2], rounds: 1, clients: []int{64}}, results[:2])
+	if strings.Contains(b.String(), "round by round") {
+		t.Errorf("one round printed a round-by-round line:\n%s", b.String())
 	}
 }

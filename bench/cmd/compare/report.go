@@ -67,7 +67,8 @@ func printRun(out io.Writer, r runResult) {
 }
 
 // printSummary prints, per client count, the medians over the rounds of
-// each system and the ratios Raftlab/etcd; then RSS and batching.
+// each system and the ratios Raftlab/etcd, with the throughput ratio round by
+// round; then RSS and batching.
 func printSummary(out io.Writer, c *config, results []runResult) {
 	fmt.Fprintf(out, "\nSUMMARY: medians over %d round(s); throughput in writes/s, latency in ms, cpu in cores used\n", c.rounds)
 	type agg struct {
@@ -118,11 +119,13 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 		for _, other := range []string{"etcd-grpc", "etcd-http"} {
 			if e, ok := get(other, n); ok {
 				fmt.Fprintf(out, "  raftlab/%-10s throughput %s   p50 %s   p99 %s\n", other, ratio(rl.tput, e.tput), ratio(rl.p50, e.p50), ratio(rl.p99, e.p99))
+				printRoundRatios(out, results, "raftlab", other, n)
 			}
 		}
 		if w, ok := get("raftlab-watched", n); ok {
 			// The cost of observation: the budget is a drop of 5%.
 			fmt.Fprintf(out, "  raftlab-watched/raftlab throughput %s   p50 %s   p99 %s\n", ratio(w.tput, rl.tput), ratio(w.p50, rl.p50), ratio(w.p99, rl.p99))
+			printRoundRatios(out, results, "raftlab-watched", "raftlab", n)
 		}
 		fmt.Fprintf(out, "  raftlab entries per fsync: leader %s, all members %.1f\n", fsyncText(rl.fl), rl.fa)
 	}
