@@ -131,9 +131,9 @@ func printUsage(w io.Writer) {
 // and each table Badger flushes added about 50 MB for a moment (a 28 MB
 // builder, the full memtable beside the new one; item 23 has since halved
 // the memtable, which halved the arenas but, a later heap profile found, not
-// the builder). The collector lets the
-// heap grow to twice what is live, so a flush alone would take it past
-// 100 MiB; at 96 MiB it collects sooner during a flush and nowhere else.
+// the builder). The collector lets the heap grow to twice what is live, so a
+// flush alone would take it past 100 MiB; at 96 MiB it collects sooner during
+// a flush and nowhere else.
 // Measured at 64 clients (docs/performance-log.md, item 22): the members' peak
 // RSS 108-125 MiB against 130-145 at 128 MiB, for no throughput the runs
 // could tell apart. Lower costs: at 64 MiB the peak was 86-91 MiB (etcd's
