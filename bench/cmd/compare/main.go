@@ -232,6 +232,11 @@ type runResult struct {
 	rssBytes, settledBytes, peakBytes []int64
 }
 
+// of reports whether r is system's run on rc.
+func (r runResult) of(system string, rc runCase) bool {
+	return r.system == system && r.res.Clients == rc.clients && r.via == rc.via
+}
+
 // runSystem starts a fresh cluster for sys, runs every client count on it,
 // reads the members' RSS and stops it. Each run's writes go to latLog when
 // it is not nil.

@@ -78,7 +78,7 @@ func printSummary(out io.Writer, c *config, results []runResult) {
 	get := func(system string, rc runCase) (agg, bool) {
 		var tput, p50, p90, p99, mx, errs, ccpu, lcpu, fl, fa []float64
 		for _, r := range results {
-			if r.system != system || r.res.Clients != rc.clients || r.via != rc.via {
+			if !r.of(system, rc) {
 				continue
 			}
 			l := r.res.Latency

@@ -13,7 +13,7 @@ func roundRatios(results []runResult, a, b string, rc runCase) []float64 {
 	tput := func(system string) map[int]float64 {
 		m := map[int]float64{}
 		for _, r := range results {
-			if r.system == system && r.res.Clients == rc.clients && r.via == rc.via {
+			if r.of(system, rc) {
 				m[r.round] = r.res.Throughput()
 			}
 		}
