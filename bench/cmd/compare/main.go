@@ -288,8 +288,9 @@ func runSystem(ctx context.Context, out io.Writer, c *config, sys system, round 
 			return nil, err
 		}
 		defer func() {
-			frames, bytes := stop()
-			fmt.Fprintf(out, "  %-10s %d watchers per member read %d frames, %.1f MiB of events\n", sys.name, sys.watchers, frames, float64(bytes)/(1<<20))
+			ws := stop()
+			fmt.Fprintf(out, "  %-10s %d watchers per member read %d frames, %.1f MiB of events; streams cut off as too slow and resumed: %d, lost: %d\n",
+				sys.name, sys.watchers, ws.Frames, float64(ws.Bytes)/(1<<20), ws.Resumed, ws.Lost)
 		}()
 	}
 
