@@ -9,19 +9,17 @@ import (
 // A member gives the heap a burst of writes left behind back to the OS once
 // it goes quiet.
 //
-// Badger builds each table it flushes or compacts in buffers of the Go heap:
-// up to 28 MB for one flush of the memtable, at 8 MiB and at today's 4 MiB
-// alike (the builder keeps every block, and a copy sized for the worst case of
-// its compression; docs/performance-log.md, "RSS at its peak"), several
-// builders at once in a compaction. The engine lets go of each builder's
-// buffers once its table is written (storage/badger/builderpool.go), but the
-// collector lets the heap grow to twice what was live at its last cycle, and
-// the runtime hands pages back only as far as the goal set at its last
-// collection, made at the peak; a member that allocates nothing runs no
+// Under load the heap holds Badger's memtables (a flush keeps the full one
+// beside the new one), its block cache, and what the collector lets pile up
+// between cycles: it lets the heap grow to twice what was live at its last
+// one. The runtime hands pages back only as far as the goal set at its last
+// collection, made under load; a member that allocates nothing runs no
 // collection for two minutes. So after a burst a member holds more heap
-// than it needs at rest: before the engine let go of the builders, after
-// 20 s of single-client writes members had 84-95 MB of heap in use against
-// 16 MB live, still so ten seconds later.
+// than it needs at rest. It was worst while Badger built its tables in the
+// Go heap (up to 28 MB for one flush of a 4 MiB memtable; on Linux the
+// builders are now outside it, storage/badger/offheap.go): after 20 s of
+// single-client writes members had 84-95 MB of heap in use against 16 MB
+// live, still so ten seconds later.
 //
 // A quiet member therefore collects and gives back what is free, again
 // after 2, 4, 8 ... s while it stays quiet, and not at all while it holds

@@ -12,35 +12,48 @@ import (
 	"github.com/dgraph-io/ristretto/v2/z"
 )
 
-// Badger builds every table it flushes or compacts in buffers of the Go heap
-// (a z.Allocator; ristretto allocates outside the heap only in its cgo
-// jemalloc build). A builder keeps every block of the table and, beside each,
-// a buffer sized for the worst case of its compression, and the allocator
-// grows by doubling: flushing a memtable takes 4+8+16 = 28 MB (at 8 MiB, and
-// at 4 MiB in a heap profile at 64 clients: docs/performance-log.md, "RSS at
-// its peak"), and a compaction's builders start at 4 MB. When a table is written, Badger
-// returns the allocator, buffers and all, to a pool of up to eight
-// (DB.allocPool) for the next builder. It lets one go every 2 s only once
-// no builder has been made for 2 s: under steady writes, never. So a member under load kept the
-// largest allocators it had ever needed alive, and the collector, which
+// Badger returns each table builder's allocator, buffers and all, to a pool
+// of up to eight (DB.allocPool) for the next builder. It lets one go every
+// 2 s only once no builder has been made for 2 s: under steady writes,
+// never. While builders lived in the Go heap, a member under load so kept
+// the largest allocators it had ever needed alive, and the collector, which
 // lets the heap grow to twice what is alive, doubled them: at 64 clients
 // each member had 46 MB alive after a collection, against 18 MB with the
 // pool kept empty, and its RSS at the end of the load went from 122-125
 // MiB to 71-74 (docs/performance-log.md, item 22).
 //
-// The engine therefore empties the pool itself, every poolDrainInterval.
-// The cost is a fresh allocation for every table built, and a collector
-// that runs more often on the smaller heap: at 64 clients it spent two to
-// three times the CPU in collections, and raw throughput fell 5-10% in
-// alternated runs, still 1.3x etcd's (item 22).
-const poolDrainInterval = 200 * time.Millisecond
+// The engine therefore tends the pool itself:
+//   - it keeps its own allocators there, built outside the Go heap
+//     (offheap.go), and gives back the pages each used one was written in;
+//   - it lets go of every allocator Badger made in the Go heap (when a
+//     builder found the pool empty), so none is kept alive;
+//   - where Badger let one of its own go, it builds a new one on the same
+//     mapping.
+//
+// It looks every poolDrainBusy while a builder has one of its allocators,
+// so that a finished builder's pages go back before the next builds add
+// theirs: a compaction builds several tables at once, and at 64 clients a
+// member's peak RSS was 69-72 MiB (medians of three runs) against 81-93 when
+// it looked every 200 ms (with 1 MiB tables, badger.go; 76-84 with either
+// change alone). Otherwise every poolDrainIdle, to let Badger's builders
+// made in the Go heap go.
+const (
+	poolDrainBusy = 20 * time.Millisecond
+	poolDrainIdle = 200 * time.Millisecond
+)
 
-// poolDrainer empties Badger's builder pool until closed.
+// poolDrainer tends Badger's builder pool until closed.
 type poolDrainer struct {
-	ch       chan *z.Allocator
-	released atomic.Int64 // allocators let go, for tests
-	stop     chan struct{}
-	done     sync.WaitGroup
+	ch  chan *z.Allocator
+	off *offHeap
+	// held are allocators of ours the pool had no room for (builders
+	// returned Go-heap ones meanwhile); offered again at the next tick.
+	held []*z.Allocator
+	// released counts the Go-heap allocators let go, recycled our own
+	// given back after a builder used them; for tests.
+	released, recycled atomic.Int64
+	stop               chan struct{}
+	done               sync.WaitGroup
 }
 
 // errNoBuilderPool says this Badger does not keep its builder pool where
@@ -67,47 +80,82 @@ func builderPool(db *bdb.DB) (chan *z.Allocator, error) {
 	return reflect.NewAt(c.Type(), unsafe.Pointer(c.UnsafeAddr())).Elem().Interface().(chan *z.Allocator), nil
 }
 
-// startPoolDrainer starts emptying db's builder pool. The pool's own
-// goroutine and Badger's builders use the channel concurrently; taking from
-// it is what the pool's Get does, so a builder that finds it empty just
-// makes a new allocator.
-func startPoolDrainer(db *bdb.DB) (*poolDrainer, error) {
+// startPoolDrainer starts tending db's builder pool, with off-heap
+// allocators of regionBytes each. The pool's own goroutine and Badger's
+// builders use the channel concurrently; taking from it is what the pool's
+// Get does, so a builder that finds it empty just makes a new allocator.
+// Without the pool the drainer is nil; without the mappings it runs with
+// what it could map, and the error says why.
+func startPoolDrainer(db *bdb.DB, regionBytes int) (*poolDrainer, error) {
 	ch, err := builderPool(db)
 	if err != nil {
 		return nil, err
 	}
-	d := &poolDrainer{ch: ch, stop: make(chan struct{})}
+	off, offErr := newOffHeap(offHeapAllocators, regionBytes)
+	d := &poolDrainer{ch: ch, off: off, held: off.allocators(), stop: make(chan struct{})}
+	d.offer()
 	d.done.Add(1)
 	go d.run()
-	return d, nil
+	return d, offErr
 }
 
 func (d *poolDrainer) run() {
 	defer d.done.Done()
-	t := time.NewTicker(poolDrainInterval)
+	t := time.NewTimer(poolDrainIdle)
 	defer t.Stop()
 	for {
 		select {
 		case <-d.stop:
 			return
 		case <-t.C:
-			d.drain()
+			if d.drain() {
+				t.Reset(poolDrainBusy)
+			} else {
+				t.Reset(poolDrainIdle)
+			}
 		}
 	}
 }
 
-// drain lets go of every allocator in the pool now.
-func (d *poolDrainer) drain() {
+// drain empties the pool: it recycles our allocators and lets go of
+// Badger's, renews ours that Badger let go, and offers ours back. It says
+// whether a builder has one of ours.
+func (d *poolDrainer) drain() (busy bool) {
+	home := len(d.held)
 	for {
 		select {
 		case a, ok := <-d.ch:
 			// Engine.Close stops the drainer before Badger closes the
 			// channel; were it closed, this loop would spin on it.
 			if !ok {
-				return
+				return false
+			}
+			if d.off.owns(a) {
+				home++
+				if d.off.recycle(a) {
+					d.recycled.Add(1)
+				}
+				d.held = append(d.held, a)
+				continue
 			}
 			a.Release()
 			d.released.Add(1)
+		default:
+			renewed := d.off.renew()
+			d.held = append(d.held, renewed...)
+			d.offer()
+			return home+len(renewed) < len(d.off.regions)
+		}
+	}
+}
+
+// offer puts the allocators held back in the pool, as many as it has room
+// for.
+func (d *poolDrainer) offer() {
+	for len(d.held) > 0 {
+		select {
+		case d.ch <- d.held[len(d.held)-1]:
+			d.held = d.held[:len(d.held)-1]
 		default:
 			return
 		}
@@ -121,4 +169,14 @@ func (d *poolDrainer) close() {
 	}
 	close(d.stop)
 	d.done.Wait()
+}
+
+// unmap unmaps the off-heap allocators; it must be called after the DB is
+// closed, when no builder can be using them.
+func (d *poolDrainer) unmap() {
+	if d == nil {
+		return
+	}
+	d.off.close()
+	d.held = nil
 }

@@ -3,25 +3,42 @@ package badger
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/raftlab/raftlab/storage"
 )
 
-// TestBuilderPoolDrained checks that the engine finds Badger's builder pool
-// (a Badger that moved it fails here, not silently in a member's memory) and
-// lets go of the allocators its flushes return to it.
-func TestBuilderPoolDrained(t *testing.T) {
-	e := openT(t, t.TempDir(), WithMemTableSize(1<<20))
-	if e.drainer == nil {
+// TestBuilderPoolTended checks that the engine finds Badger's builder pool
+// (a Badger that moved it fails here, not silently in a member's memory),
+// that Badger's flushes build their tables in the engine's allocators
+// outside the Go heap (on Linux; elsewhere, that the drainer lets go of
+// Badger's own), that those tables read back whole after a reopen, and that
+// Close unmaps the allocators.
+func TestBuilderPoolTended(t *testing.T) {
+	dir := t.TempDir()
+	e := openT(t, dir, WithMemTableSize(1<<20))
+	d := e.drainer
+	if d == nil {
 		t.Fatal("no drainer: builderPool did not find Badger's pool")
 	}
-	value := bytes.Repeat([]byte{7}, 8<<10)
+	if offHeapSupported && len(d.off.regions) != offHeapAllocators {
+		t.Fatalf("%d off-heap allocators, want %d", len(d.off.regions), offHeapAllocators)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	values := make([][]byte, 600) // about 5 MB: several memtable flushes
 	var b storage.Batch
-	for i := range 600 { // about 5 MB: several memtable flushes
+	for i := range values {
+		values[i] = make([]byte, 8<<10)
+		for j := range values[i] {
+			values[i][j] = byte('a' + rng.IntN(26)) // compressible, as the benchmark's
+		}
 		b.Reset()
-		b.Put(fmt.Appendf(nil, "k%04d", i), value)
+		b.Put(fmt.Appendf(nil, "k%04d", i), values[i])
 		if err := e.Apply(&b, false); err != nil {
 			t.Fatal(err)
 		}
@@ -29,13 +46,117 @@ func TestBuilderPoolDrained(t *testing.T) {
 	// Flushes run in Badger's goroutine; wait for one to return its
 	// builder and for the drainer to take it.
 	deadline := time.Now().Add(20 * time.Second)
-	for e.drainer.released.Load() == 0 || len(e.drainer.ch) > 0 {
+	tended := func() bool {
+		if offHeapSupported {
+			return d.recycled.Load() > 0
+		}
+		return d.released.Load() > 0 && len(d.ch) == 0
+	}
+	for !tended() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after the flushes: %d allocators let go, %d still pooled", e.drainer.released.Load(), len(e.drainer.ch))
+			t.Fatalf("after the flushes: %d of ours recycled, %d of Badger's let go, %d pooled", d.recycled.Load(), d.released.Load(), len(d.ch))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	allocs := d.off.allocators()
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
+	}
+	for _, a := range allocs {
+		if z.AllocatorFrom(a.Ref) != nil {
+			t.Errorf("allocator %x still registered after Close", a.Ref)
+		}
+		if bufs, _ := allocatorBuffers(a); (*bufs)[0] != nil {
+			t.Errorf("allocator %x still points at its unmapped region", a.Ref)
+		}
+	}
+
+	// Open verifies every table's checksums (verifyTables); the values
+	// must be those written.
+	e = openT(t, dir, WithMemTableSize(1<<20))
+	for i, want := range values {
+		got, err := e.Get(fmt.Appendf(nil, "k%04d", i))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("k%04d after reopen: %d bytes, %v; want the %d written", i, len(got), err, len(want))
+		}
+	}
+}
+
+// TestOffHeapRecycle: an allocator of ours allocates in its mapping, spills
+// into the Go heap past it, and recycling gives back the pages written,
+// drops the spill and rewinds it.
+func TestOffHeapRecycle(t *testing.T) {
+	if !offHeapSupported {
+		t.Skip("off-heap builders are Linux only")
+	}
+	const regionBytes = 64 << 10
+	o, err := newOffHeap(1, regionBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.close()
+	a, mem := o.regions[0].a, o.regions[0].mem
+	inRegion := func(b []byte) bool {
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+		return p >= base && p+uintptr(len(b)) <= base+uintptr(len(mem))
+	}
+	if o.recycle(a) {
+		t.Error("recycle of an unused allocator said it was used")
+	}
+	first := a.Allocate(1000)
+	copy(first, bytes.Repeat([]byte{9}, 1000))
+	if !inRegion(first) {
+		t.Fatal("first allocation is not in the region")
+	}
+	spill := a.Allocate(regionBytes) // does not fit what is left
+	if inRegion(spill) {
+		t.Fatal("an allocation past the region landed in it")
+	}
+	if !o.recycle(a) {
+		t.Fatal("recycle of a used allocator said it was unused")
+	}
+	if a.Size() != 0 {
+		t.Errorf("size %d after recycle, want 0", a.Size())
+	}
+	if bufs, _ := allocatorBuffers(a); (*bufs)[1] != nil {
+		t.Error("the spill buffer is still held after recycle")
+	}
+	if !bytes.Equal(mem[:1000], make([]byte, 1000)) {
+		t.Error("the pages written were not given back (they still hold what was written)")
+	}
+	if again := a.Allocate(100); !inRegion(again) {
+		t.Error("after recycle, an allocation is not in the region")
+	}
+}
+
+// TestOffHeapRenewsWhatBadgerLetGo: Badger's pool releases an idle
+// allocator after two seconds; the engine builds a new one on its region.
+func TestOffHeapRenewsWhatBadgerLetGo(t *testing.T) {
+	if !offHeapSupported {
+		t.Skip("off-heap builders are Linux only")
+	}
+	o, err := newOffHeap(2, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh := o.renew(); len(fresh) != 0 {
+		t.Fatalf("renewed %d with none let go", len(fresh))
+	}
+	old := o.regions[0].a
+	old.Release() // as the pool's freeupAllocators does
+	fresh := o.renew()
+	if len(fresh) != 1 || fresh[0] == old || !o.owns(fresh[0]) || o.owns(old) {
+		t.Fatalf("after a release: renewed %d; want one new allocator, owned in place of the old", len(fresh))
+	}
+	if b := fresh[0].Allocate(10); &b[0] != &o.regions[0].mem[0] {
+		t.Error("the new allocator does not allocate in the old one's region")
+	}
+	allocs := o.allocators()
+	o.close()
+	for _, a := range allocs {
+		if z.AllocatorFrom(a.Ref) != nil {
+			t.Errorf("allocator %x still registered after close", a.Ref)
+		}
 	}
 }
