@@ -103,16 +103,6 @@ var errClosed = errors.New("badger: engine is closed")
 // blockCacheSize is the size of Badger's block cache.
 const blockCacheSize = 8 << 20
 
-// baseTableSize is the size of the tables a compaction writes (Badger's
-// default is 2 MiB; a memtable is flushed whole into one table whatever
-// this says). A compaction builds several at once, each in a builder that
-// holds the table's blocks before and after compression, so the builders'
-// pages at a compaction are what sets a loaded member's peak RSS now that
-// they are outside the Go heap (offheap.go): 1 MiB tables took it from 76-84
-// to 69-72 MiB with builderpool.go's faster looks (docs/performance-log.md,
-// item 31), at the same throughput.
-const baseTableSize = 1 << 20
-
 // maxValueThreshold is Badger's largest ValueThreshold (1 MiB): smaller values
 // are kept in the LSM tree and its write-ahead log, larger ones in the value
 // log.
@@ -153,7 +143,6 @@ func Open(dir string, opts ...Option) (*Engine, error) {
 		// load (docs/performance-log.md item 23). Raft's recent entries are read
 		// from memory anyway (storage/tail.go).
 		WithBlockCacheSize(blockCacheSize).
-		WithBaseTableSize(baseTableSize).
 		WithLogger(nil)
 	if cfg.logger != nil {
 		bo = bo.WithLogger(logAdapter{cfg.logger})

@@ -32,11 +32,11 @@ import (
 //
 // It looks every poolDrainBusy while a builder has one of its allocators,
 // so that a finished builder's pages go back before the next builds add
-// theirs: a compaction builds several tables at once, and at 64 clients a
-// member's peak RSS was 69-72 MiB (medians of three runs) against 81-93 when
-// it looked every 200 ms (with 1 MiB tables, badger.go; 76-84 with either
-// change alone). Otherwise every poolDrainIdle, to let Badger's builders
-// made in the Go heap go.
+// theirs: a compaction builds several tables at once. Over three runs each
+// at 64 clients the members' peak RSS (median member) was 77, 84 and 82 MiB
+// against 89, 81 and 93 when it looked every 200 ms (docs/performance-log.md,
+// item 31). Otherwise every poolDrainIdle, to let Badger's builders made in
+// the Go heap go.
 const (
 	poolDrainBusy = 20 * time.Millisecond
 	poolDrainIdle = 200 * time.Millisecond
