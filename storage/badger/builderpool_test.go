@@ -26,7 +26,7 @@ func TestBuilderPoolTended(t *testing.T) {
 	if d == nil {
 		t.Fatal("no drainer: builderPool did not find Badger's pool")
 	}
-	if offHeapSupported && len(d.off.regions) != offHeapAllocators {
+	if offHeapAvailable() && len(d.off.regions) != offHeapAllocators {
 		t.Fatalf("%d off-heap allocators, want %d", len(d.off.regions), offHeapAllocators)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -47,7 +47,7 @@ func TestBuilderPoolTended(t *testing.T) {
 	// builder and for the drainer to take it.
 	deadline := time.Now().Add(20 * time.Second)
 	tended := func() bool {
-		if offHeapSupported {
+		if offHeapAvailable() {
 			return d.recycled.Load() > 0
 		}
 		return d.released.Load() > 0 && len(d.ch) == 0
@@ -86,7 +86,7 @@ func TestBuilderPoolTended(t *testing.T) {
 // into the Go heap past it, and recycling gives back the pages written,
 // drops the spill and rewinds it.
 func TestOffHeapRecycle(t *testing.T) {
-	if !offHeapSupported {
+	if !offHeapAvailable() {
 		t.Skip("off-heap builders are Linux only")
 	}
 	const regionBytes = 64 << 10
@@ -133,7 +133,7 @@ func TestOffHeapRecycle(t *testing.T) {
 // TestOffHeapRenewsWhatBadgerLetGo: Badger's pool releases an idle
 // allocator after two seconds; the engine builds a new one on its region.
 func TestOffHeapRenewsWhatBadgerLetGo(t *testing.T) {
-	if !offHeapSupported {
+	if !offHeapAvailable() {
 		t.Skip("off-heap builders are Linux only")
 	}
 	o, err := newOffHeap(2, 64<<10)

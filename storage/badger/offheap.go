@@ -3,6 +3,7 @@ package badger
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"unsafe"
 
 	"github.com/dgraph-io/ristretto/v2/z"
@@ -67,17 +68,20 @@ type region struct {
 // offHeap is the engine's allocators outside the Go heap. Only the drainer's
 // goroutine uses it, then Engine.Close.
 type offHeap struct {
-	regionBytes int
-	regions     []*region
-	byAlloc     map[*z.Allocator]*region
+	regions []*region
+	byAlloc map[*z.Allocator]*region
 }
 
-// newOffHeap maps up to n regions of regionBytes; none off Linux. Where
-// mapping fails (a strict overcommit limit) it keeps what it got and says
-// why.
+// offHeapAvailable says whether the engine maps regions: on Linux, in a
+// 64-bit process (eight regions are a gigabyte of address space).
+func offHeapAvailable() bool { return offHeapSupported && strconv.IntSize == 64 }
+
+// newOffHeap maps up to n regions of regionBytes; none off Linux or in a
+// 32-bit process. Where mapping fails (a strict overcommit limit) it keeps
+// what it got and says why.
 func newOffHeap(n, regionBytes int) (*offHeap, error) {
-	o := &offHeap{regionBytes: regionBytes, byAlloc: map[*z.Allocator]*region{}}
-	if !offHeapSupported {
+	o := &offHeap{byAlloc: map[*z.Allocator]*region{}}
+	if !offHeapAvailable() {
 		return o, nil
 	}
 	for range n {
