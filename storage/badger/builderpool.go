@@ -117,12 +117,15 @@ func (d *poolDrainer) run() {
 	}
 }
 
-// drain empties the pool: it recycles our allocators and lets go of
-// Badger's, renews ours that Badger let go, and offers ours back. It says
-// whether a builder has one of ours.
+// drain empties the pool: it lets go of Badger's allocators, offers ours
+// that no builder used straight back, then recycles the used ones (giving
+// their pages back takes a moment, during which a builder that found the
+// pool empty would make one in the Go heap), renews ours that Badger let go,
+// and offers the rest back. It says whether a builder has one of ours.
 func (d *poolDrainer) drain() (busy bool) {
 	home := len(d.held)
-	for {
+	var used []*z.Allocator
+	for taking := true; taking; {
 		select {
 		case a, ok := <-d.ch:
 			// Engine.Close stops the drainer before Badger closes the
@@ -130,23 +133,31 @@ func (d *poolDrainer) drain() (busy bool) {
 			if !ok {
 				return false
 			}
-			if d.off.owns(a) {
+			switch {
+			case !d.off.owns(a):
+				a.Release()
+				d.released.Add(1)
+			case a.Size() > 0:
 				home++
-				if d.off.recycle(a) {
-					d.recycled.Add(1)
-				}
+				used = append(used, a)
+			default:
+				home++
 				d.held = append(d.held, a)
-				continue
 			}
-			a.Release()
-			d.released.Add(1)
 		default:
-			renewed := d.off.renew()
-			d.held = append(d.held, renewed...)
-			d.offer()
-			return home+len(renewed) < len(d.off.regions)
+			taking = false
 		}
 	}
+	d.offer()
+	for _, a := range used {
+		d.off.recycle(a)
+		d.recycled.Add(1)
+		d.held = append(d.held, a)
+	}
+	renewed := d.off.renew()
+	d.held = append(d.held, renewed...)
+	d.offer()
+	return home+len(renewed) < len(d.off.regions)
 }
 
 // offer puts the allocators held back in the pool, as many as it has room

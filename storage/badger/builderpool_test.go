@@ -101,9 +101,6 @@ func TestOffHeapRecycle(t *testing.T) {
 		base := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 		return p >= base && p+uintptr(len(b)) <= base+uintptr(len(mem))
 	}
-	if o.recycle(a) {
-		t.Error("recycle of an unused allocator said it was used")
-	}
 	first := a.Allocate(1000)
 	copy(first, bytes.Repeat([]byte{9}, 1000))
 	if !inRegion(first) {
@@ -113,9 +110,7 @@ func TestOffHeapRecycle(t *testing.T) {
 	if inRegion(spill) {
 		t.Fatal("an allocation past the region landed in it")
 	}
-	if !o.recycle(a) {
-		t.Fatal("recycle of a used allocator said it was unused")
-	}
+	o.recycle(a)
 	if a.Size() != 0 {
 		t.Errorf("size %d after recycle, want 0", a.Size())
 	}
@@ -158,5 +153,51 @@ func TestOffHeapRenewsWhatBadgerLetGo(t *testing.T) {
 		if z.AllocatorFrom(a.Ref) != nil {
 			t.Errorf("allocator %x still registered after close", a.Ref)
 		}
+	}
+}
+
+// TestDrainRecyclesOursAndLetsBadgersGo: one drain takes Badger's own
+// allocator out of the pool for good, gives back what a builder wrote in
+// ours, puts every one of ours back, and says whether a builder still holds
+// one (the drainer then looks again sooner).
+func TestDrainRecyclesOursAndLetsBadgersGo(t *testing.T) {
+	if !offHeapAvailable() {
+		t.Skip("off-heap builders are Linux only")
+	}
+	o, err := newOffHeap(2, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.close()
+	d := &poolDrainer{ch: make(chan *z.Allocator, 8), off: o, held: o.allocators()}
+	d.offer()
+
+	builder := <-d.ch // a builder takes one of ours
+	if !d.drain() {
+		t.Error("drain while a builder holds one of ours said none is out")
+	}
+	if len(d.ch) != 1 {
+		t.Fatalf("%d pooled after the drain, want the 1 no builder holds", len(d.ch))
+	}
+
+	copy(builder.Allocate(100), bytes.Repeat([]byte{1}, 100)) // the builder writes, and returns it
+	d.ch <- builder
+	badgers := z.NewAllocator(1024, "TableBuilder") // one Badger made when it found the pool empty
+	d.ch <- badgers
+	if d.drain() {
+		t.Error("drain with every one of ours home said a builder holds one")
+	}
+	if d.recycled.Load() != 1 || builder.Size() != 0 {
+		t.Errorf("recycled %d, the used one's size %d: want it recycled and rewound", d.recycled.Load(), builder.Size())
+	}
+	if d.released.Load() != 1 || z.AllocatorFrom(badgers.Ref) != nil {
+		t.Error("Badger's own allocator was not let go")
+	}
+	pooled := map[*z.Allocator]bool{}
+	for len(d.ch) > 0 {
+		pooled[<-d.ch] = true
+	}
+	if len(pooled) != 2 || !pooled[builder] {
+		t.Errorf("%d of ours pooled after the drain, want both", len(pooled))
 	}
 }

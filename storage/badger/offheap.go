@@ -133,23 +133,18 @@ func (o *offHeap) owns(a *z.Allocator) bool {
 	return ok
 }
 
-// recycle readies one of ours that a builder returned: it gives back the
-// pages the builder wrote, lets go of any Go-heap buffer it spilled into,
-// and rewinds it. It says whether the allocator had been used.
-func (o *offHeap) recycle(a *z.Allocator) bool {
+// recycle readies one of ours that a builder used and returned: it gives
+// back the pages the builder wrote, lets go of any Go-heap buffer it
+// spilled into, and rewinds it.
+func (o *offHeap) recycle(a *z.Allocator) {
 	r := o.byAlloc[a]
-	used := a.Size()
-	if used == 0 {
-		return false
-	}
-	releasePages(r.mem[:min(used, len(r.mem))])
+	releasePages(r.mem[:min(a.Size(), len(r.mem))])
 	if bufs, err := allocatorBuffers(a); err == nil {
 		for i := 1; i < len(*bufs); i++ {
 			(*bufs)[i] = nil
 		}
 	}
 	a.Reset()
-	return true
 }
 
 // renew finds the regions whose allocator Badger let go (its pool releases
