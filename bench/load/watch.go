@@ -1,11 +1,10 @@
 package load
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -93,8 +92,9 @@ func (c *watchCounters) stats() WatchStats {
 type watcher struct {
 	u  url.URL
 	st *watchCounters
-	// frame holds the last frame read: its events give where to resume.
-	frame []byte
+	// frame holds the last frame read (its events give where to resume),
+	// in storage reused from frame to frame.
+	frame bytes.Buffer
 	// since is the last event read before the stream was cut off.
 	since uint64
 }
@@ -125,7 +125,7 @@ func (w *watcher) run(ctx context.Context, conn *websocket.Conn) {
 			w.st.lost.Add(1)
 			return
 		}
-		if last, ok := lastSeq(w.frame); ok {
+		if last, ok := lastSeq(w.frame.Bytes()); ok {
 			w.since = last
 		}
 		if conn, err = w.dial(ctx); err != nil {
@@ -148,29 +148,12 @@ func (w *watcher) read(ctx context.Context, conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		if w.frame, err = readInto(w.frame[:0], r); err != nil {
+		w.frame.Reset()
+		if _, err := w.frame.ReadFrom(r); err != nil {
 			return err
 		}
 		w.st.frames.Add(1)
-		w.st.bytes.Add(int64(len(w.frame)))
-	}
-}
-
-// readInto appends what r holds to buf, reusing its storage: a frame is
-// read into the same buffer as the one before.
-func readInto(buf []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
+		w.st.bytes.Add(int64(w.frame.Len()))
 	}
 }
 

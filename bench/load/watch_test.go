@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -102,33 +101,4 @@ func TestLastSeqIsTheFramesLastEvent(t *testing.T) {
 			t.Errorf("lastSeq(%s) = %d, %v; want %d, %v", c.frame, got, ok, c.want, c.ok)
 		}
 	}
-}
-
-func TestReadIntoReusesTheBuffer(t *testing.T) {
-	buf := make([]byte, 0, 64)
-	r := &chunks{parts: []string{"abc", "defgh", ""}}
-	got, err := readInto(buf, r)
-	if err != nil || string(got) != "abcdefgh" || &got[0] != &buf[:1][0] {
-		t.Errorf("readInto = %q, %v; want abcdefgh in the same storage", got, err)
-	}
-	long := make([]byte, 200)
-	got, err = readInto(buf[:0], &chunks{parts: []string{string(long)}})
-	if err != nil || len(got) != 200 {
-		t.Errorf("readInto of 200 bytes gave %d, %v", len(got), err)
-	}
-}
-
-// chunks yields its parts one Read at a time, then io.EOF.
-type chunks struct{ parts []string }
-
-func (c *chunks) Read(p []byte) (int, error) {
-	if len(c.parts) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, c.parts[0])
-	c.parts[0] = c.parts[0][n:]
-	if c.parts[0] == "" {
-		c.parts = c.parts[1:]
-	}
-	return n, nil
 }

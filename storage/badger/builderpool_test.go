@@ -82,19 +82,27 @@ func TestBuilderPoolTended(t *testing.T) {
 	}
 }
 
+// offHeapT maps n regions for a test, which it skips where the engine maps
+// none, and unmaps them when the test ends.
+func offHeapT(t *testing.T, n, regionBytes int) *offHeap {
+	t.Helper()
+	if !offHeapAvailable() {
+		t.Skip("off-heap builders are Linux only, in 64-bit processes")
+	}
+	o, err := newOffHeap(n, regionBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.close)
+	return o
+}
+
 // TestOffHeapRecycle: an allocator of ours allocates in its mapping, spills
 // into the Go heap past it, and recycling gives back the pages written,
 // drops the spill and rewinds it.
 func TestOffHeapRecycle(t *testing.T) {
-	if !offHeapAvailable() {
-		t.Skip("off-heap builders are Linux only")
-	}
 	const regionBytes = 64 << 10
-	o, err := newOffHeap(1, regionBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.close()
+	o := offHeapT(t, 1, regionBytes)
 	a, mem := o.regions[0].a, o.regions[0].mem
 	inRegion := func(b []byte) bool {
 		p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
@@ -128,13 +136,7 @@ func TestOffHeapRecycle(t *testing.T) {
 // TestOffHeapRenewsWhatBadgerLetGo: Badger's pool releases an idle
 // allocator after two seconds; the engine builds a new one on its region.
 func TestOffHeapRenewsWhatBadgerLetGo(t *testing.T) {
-	if !offHeapAvailable() {
-		t.Skip("off-heap builders are Linux only")
-	}
-	o, err := newOffHeap(2, 64<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := offHeapT(t, 2, 64<<10)
 	if fresh := o.renew(); len(fresh) != 0 {
 		t.Fatalf("renewed %d with none let go", len(fresh))
 	}
@@ -161,14 +163,7 @@ func TestOffHeapRenewsWhatBadgerLetGo(t *testing.T) {
 // ours, puts every one of ours back, and says whether a builder still holds
 // one (the drainer then looks again sooner).
 func TestDrainRecyclesOursAndLetsBadgersGo(t *testing.T) {
-	if !offHeapAvailable() {
-		t.Skip("off-heap builders are Linux only")
-	}
-	o, err := newOffHeap(2, 64<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.close()
+	o := offHeapT(t, 2, 64<<10)
 	d := &poolDrainer{ch: make(chan *z.Allocator, 8), off: o, held: o.allocators()}
 	d.offer()
 

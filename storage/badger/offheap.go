@@ -140,9 +140,7 @@ func (o *offHeap) recycle(a *z.Allocator) {
 	r := o.byAlloc[a]
 	releasePages(r.mem[:min(a.Size(), len(r.mem))])
 	if bufs, err := allocatorBuffers(a); err == nil {
-		for i := 1; i < len(*bufs); i++ {
-			(*bufs)[i] = nil
-		}
+		clear((*bufs)[1:])
 	}
 	a.Reset()
 }
